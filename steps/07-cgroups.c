@@ -1,0 +1,986 @@
+/* cntlab 07-cgroups: resource limits (cgroups).
+ *
+ * A container is an ordinary process that the kernel shows a world of its own. Each
+ * step of this lab adds one part of that world; this file is the previous step plus
+ * exactly that part, and `make diff STEP=NN` shows it.
+ *
+ *   01-uts      hostname      clone(CLONE_NEWUTS), sethostname()
+ *   02-mnt      filesystem    CLONE_NEWNS, pivot_root(), /proc, /dev, overlay, binds
+ *   03-pid      processes     CLONE_NEWPID: COMMAND is PID 1
+ *   04-ipc      IPC objects   CLONE_NEWIPC, /dev/mqueue
+ *   05-user     user IDs      CLONE_NEWUSER, uid_map/gid_map, lib/sync handshake
+ *   06-net      network       CLONE_NEWNET, a veth pair through lib/netns (netlink)
+ *   07-cgroups  resources     memory, pids and CPU limits, CLONE_NEWCGROUP
+ *
+ * The program is a supervisor: it starts the container's first process with clone(),
+ * forwards signals to it, waits for it and returns its exit status. The options and
+ * statuses are in docs/cli.md. Read alongside: namespaces(7), clone(2).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <grp.h>
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <dirent.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+
+#include "sync.h"
+#include "netns.h"
+
+static const char *const step = "07-cgroups";
+
+enum { MAX_BINDS = 16 };
+
+/* One --bind SRC:DST[:ro]. */
+struct bind {
+        char *src; /* absolute, resolved on the host before anything is mounted */
+        char *dst; /* absolute, as seen inside the container */
+        int read_only;
+};
+
+/* Everything the supervisor knows about the one container it runs. */
+struct container {
+        char hostname[65];
+        char **argv; /* COMMAND and its arguments */
+        pid_t pid; /* the container's first process, as the host sees it */
+        sigset_t signals; /* what the supervisor waits for: forwarded ones and SIGCHLD */
+        sigset_t old_mask; /* the signal mask before we blocked those */
+        const char *rootfs;
+        int overlay;
+        struct bind binds[MAX_BINDS];
+        int nbinds;
+        struct sync sync;
+        int slot; /* the container's network is 10.200.<slot>.0/30 */
+        int slot_fd; /* holds the slot for as long as the supervisor lives */
+        long long memory; /* bytes */
+        long pids; /* tasks */
+        long cpu_quota; /* microseconds per 100 ms period, 0 = no limit */
+        int cgroup_v2; /* one unified hierarchy, or one per controller (v1) */
+        char cgroup[3][PATH_MAX];
+        pid_t supervisor;
+};
+
+static struct container container;
+static int verbose;
+
+/* The single way out after a failed setup action: one line "NN-name: what: why" on
+ * stderr and the contract's status 125. */
+static void vdie(int err, const char *fmt, va_list ap)
+{
+        fprintf(stderr, "%s: ", step);
+        vfprintf(stderr, fmt, ap);
+        if (err)
+                fprintf(stderr, ": %s", strerror(err));
+        fputc('\n', stderr);
+        exit(125);
+}
+
+static void die(const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vdie(0, fmt, ap);
+}
+
+static void die_errno(const char *fmt, ...)
+{
+        int err = errno;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vdie(err, fmt, ap);
+}
+
+/* -v: narrate each setup action, so a learner can follow the code as it runs. */
+static void say(const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!verbose)
+                return;
+        va_start(ap, fmt);
+        fputs("=> ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+static void usage(FILE *out)
+{
+        fprintf(out, "Usage: %s [OPTIONS] [--] [COMMAND [ARG...]]\n", step);
+        fputs("Run COMMAND (default /bin/sh) in a container.\n\n"
+              "  -n, --hostname NAME    hostname inside (default cnt-XXXXX)\n"
+              "  -v, --verbose          narrate each setup action on stderr\n"
+              "  -h, --help             show this help and exit\n"
+              "  -r, --rootfs DIR       root filesystem (default ./rootfs)\n"
+              "  -o, --overlay          keep DIR unchanged: writes go to a layer in memory\n"
+              "  -b, --bind SRC:DST[:ro]  bind-mount host path SRC at DST (repeatable)\n"
+              "  -m, --memory SIZE      memory limit: bytes or with K, M, G (default 256M)\n"
+              "  -p, --pids N           maximum number of tasks (default 64)\n"
+              "  -c, --cpus N           CPU time in CPUs, e.g. 0.5 (default no limit)\n"
+              "\nExit status: COMMAND's own, 128+N if killed by signal N, 125 if the\n"
+              "container could not be set up, 126 if COMMAND cannot run, 127 if not found.\n",
+              out);
+}
+
+static void set_hostname_option(struct container *c, const char *name)
+{
+        size_t len = strlen(name);
+
+        if (len < 1 || len > 64 ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
+                die("invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
+        memcpy(c->hostname, name, len + 1);
+}
+
+/* A default name like Docker's random ids: cnt- and 5 hex digits from getrandom(2). */
+static void set_default_hostname(struct container *c)
+{
+        unsigned int r = 0;
+
+        if (getrandom(&r, sizeof(r), 0) < 0)
+                die_errno("getrandom");
+        snprintf(c->hostname, sizeof(c->hostname), "cnt-%05x", r & 0xfffff);
+}
+
+/* --bind SRC:DST[:ro]: check it now, before anything is created. SRC is resolved here
+ * because the mounts happen later, from inside the new root. */
+static void add_bind_option(struct container *c, char *spec)
+{
+        struct bind *b = &c->binds[c->nbinds];
+        char *dst = strchr(spec, ':');
+        char *mode = dst ? strchr(dst + 1, ':') : NULL;
+
+        if (!dst || dst == spec || dst[1] != '/' || (mode && strcmp(mode, ":ro") != 0))
+                die("invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute", spec);
+        if (c->nbinds == MAX_BINDS)
+                die("too many --bind options (at most %d)", MAX_BINDS);
+        *dst++ = '\0';
+        if (mode)
+                *mode = '\0';
+        b->src = realpath(spec, NULL);
+        if (!b->src)
+                die_errno("bind source %s", spec);
+        b->dst = dst;
+        b->read_only = mode != NULL;
+        c->nbinds++;
+}
+
+/* --memory 256M: bytes, or a number with a binary K, M or G suffix. */
+static long long parse_size(const char *arg)
+{
+        char *end;
+        long long n;
+
+        errno = 0;
+        n = strtoll(arg, &end, 10);
+        if (*end == 'K' || *end == 'k')
+                n <<= 10, end++;
+        else if (*end == 'M' || *end == 'm')
+                n <<= 20, end++;
+        else if (*end == 'G' || *end == 'g')
+                n <<= 30, end++;
+        if (errno || end == arg || *end || n <= 0 || n > (1LL << 50))
+                die("invalid --memory '%s': expected bytes or a number with K, M or G", arg);
+        return n;
+}
+
+static long parse_pids(const char *arg)
+{
+        char *end;
+        long n;
+
+        errno = 0;
+        n = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || n < 1 || n > 4194304)
+                die("invalid --pids '%s': expected a whole number from 1", arg);
+        return n;
+}
+
+/* --cpus 0.5 becomes a CFS quota of 50 ms in every 100 ms period (sched-design-CFS). */
+static long parse_cpus(const char *arg)
+{
+        char *end;
+        double n;
+
+        errno = 0;
+        n = strtod(arg, &end);
+        if (errno || end == arg || *end || !(n > 0 && n <= 1024))
+                die("invalid --cpus '%s': expected a number of CPUs above 0, e.g. 0.5", arg);
+        return (long)(n * 100000);
+}
+
+static void parse_options(struct container *c, int argc, char **argv)
+{
+        /* One option per line, so a step that adds options adds lines. */
+        // clang-format off
+	static const struct option options[] = {
+		{"hostname", required_argument, NULL, 'n'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"rootfs", required_argument, NULL, 'r'},
+		{"overlay", no_argument, NULL, 'o'},
+		{"bind", required_argument, NULL, 'b'},
+		{"memory", required_argument, NULL, 'm'},
+		{"pids", required_argument, NULL, 'p'},
+		{"cpus", required_argument, NULL, 'c'},
+		{NULL, 0, NULL, 0},
+	};
+        // clang-format on
+        static char *default_command[] = {"/bin/sh", NULL};
+        int opt;
+
+        set_default_hostname(c);
+        c->rootfs = "rootfs";
+        c->memory = 256LL << 20;
+        c->pids = 64;
+        /* "+": stop at the first word that is not an option; it starts COMMAND. */
+        while ((opt = getopt_long(argc, argv, "+n:vhr:ob:m:p:c:", options, NULL)) != -1) {
+                switch (opt) {
+                case 'n':
+                        set_hostname_option(c, optarg);
+                        break;
+                case 'v':
+                        verbose = 1;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                case 'r':
+                        c->rootfs = optarg;
+                        break;
+                case 'o':
+                        c->overlay = 1;
+                        break;
+                case 'b':
+                        add_bind_option(c, optarg);
+                        break;
+                case 'm':
+                        c->memory = parse_size(optarg);
+                        break;
+                case 'p':
+                        c->pids = parse_pids(optarg);
+                        break;
+                case 'c':
+                        c->cpu_quota = parse_cpus(optarg);
+                        break;
+                default:
+                        usage(stderr);
+                        exit(125);
+                }
+        }
+        c->argv = optind < argc ? argv + optind : default_command;
+}
+
+static void check_root(void)
+{
+        if (geteuid() != 0)
+                die("needs root to create namespaces: run it as root or with sudo");
+}
+
+static void check_rootfs(struct container *c)
+{
+        struct stat st;
+
+        if (stat(c->rootfs, &st) < 0)
+                die_errno("rootfs %s", c->rootfs);
+        if (!S_ISDIR(st.st_mode))
+                die("rootfs %s: not a directory", c->rootfs);
+}
+
+/* Write a short string to a file such as /proc/PID/uid_map in one write(2): the kernel
+ * accepts these files only as a single write. Returns -1 with errno on failure. */
+static int write_file(const char *path, const char *text)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        ssize_t n;
+        int err;
+
+        if (fd < 0)
+                return -1;
+        n = write(fd, text, strlen(text));
+        err = errno;
+        close(fd);
+        errno = err;
+        return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Inside: what the container's first process does before it becomes COMMAND.
+ * ------------------------------------------------------------------------------------ */
+
+/* user_namespaces(7): once the supervisor has written the maps, uid/gid 0 exist in
+ * this namespace (host 100000) and the process may take them. Until then it runs as
+ * the overflow id 65534 with a full set of capabilities that only count in here. */
+static void become_root(void)
+{
+        say("setresgid(0) and setresuid(0): root inside, host uid 100000 outside");
+        if (setresgid(0, 0, 0) < 0)
+                die_errno("setresgid 0");
+        if (setresuid(0, 0, 0) < 0)
+                die_errno("setresuid 0");
+}
+
+static void set_hostname(struct container *c)
+{
+        say("sethostname %s: the UTS namespace is ours, the host keeps its name", c->hostname);
+        if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+                die_errno("sethostname %s", c->hostname);
+}
+
+/* The container's half of the network. A netlink socket acts on the network namespace
+ * it was opened in, and this process already lives in the container's, so it can only
+ * touch its own interfaces: lo, and eth0, which the supervisor created in here. */
+static void configure_network(struct container *c)
+{
+        struct in_addr addr = {htonl(0x0ac80002 | c->slot << 8)}; /* 10.200.S.2 */
+        struct in_addr gateway = {htonl(0x0ac80001 | c->slot << 8)}; /* 10.200.S.1 */
+        struct mnl_socket *nl = netns_open();
+        int lo, eth0;
+
+        if (!nl)
+                die_errno("netlink socket");
+        say("lo up, eth0 %s/30 up, default route via the host end", inet_ntoa(addr));
+        lo = netns_link_index(nl, "lo");
+        if (lo < 0 || netns_link_up(nl, lo) < 0)
+                die_errno("netlink RTM_NEWLINK lo up");
+        eth0 = netns_link_index(nl, "eth0");
+        if (eth0 < 0)
+                die_errno("netlink RTM_GETLINK eth0");
+        if (netns_addr_add(nl, eth0, addr, 30) < 0)
+                die_errno("netlink RTM_NEWADDR eth0");
+        if (netns_link_up(nl, eth0) < 0)
+                die_errno("netlink RTM_NEWLINK eth0 up");
+        if (netns_route_add_default(nl, gateway) < 0)
+                die_errno("netlink RTM_NEWROUTE default");
+        netns_close(nl);
+}
+
+static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags,
+                         const char *data)
+{
+        if (mount(src, dst, type, flags, data) < 0)
+                die_errno("mount %s on %s", src ? src : type, dst);
+}
+
+/* Mounts are shared with the host by default on systemd machines (mount_namespaces(7),
+ * "shared subtrees"): without this, every mount below would appear on the host too. */
+static void make_mounts_private(void)
+{
+        say("make every mount private, so nothing we mount propagates to the host");
+        mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+/* Mount the new root and make it the current directory. pivot_root(2) needs the new
+ * root to be a mount point, so the rootfs is bound onto itself. With --overlay the new
+ * root is instead an overlayfs whose rootfs layer is read-only and whose only writable
+ * layer is a tmpfs private to this mount namespace, so writes land in memory and vanish
+ * with the container (filesystems/overlayfs.rst, "Upper and Lower"). That tmpfs is
+ * mounted over the rootfs path itself, after opening the rootfs: the kernel reaches the
+ * covered directory through the file descriptor, and nothing is created on the host. */
+static void mount_root(struct container *c)
+{
+        char opts[64];
+        int lower;
+
+        if (!c->overlay) {
+                say("bind-mount %s onto itself: pivot_root needs a mount point", c->rootfs);
+                mount_or_die(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL);
+                if (chdir(c->rootfs) < 0)
+                        die_errno("chdir %s", c->rootfs);
+                return;
+        }
+        lower = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (lower < 0)
+                die_errno("open %s", c->rootfs);
+        say("overlay: %s read-only below, a tmpfs layer above", c->rootfs);
+        mount_or_die("tmpfs", c->rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
+        if (chdir(c->rootfs) < 0 || mkdir("upper", 0755) < 0 || mkdir("work", 0755) < 0 ||
+            mkdir("merged", 0755) < 0)
+                die_errno("make the overlay's directories");
+        snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d,upperdir=upper,workdir=work",
+                 lower);
+        mount_or_die("overlay", "merged", "overlay", 0, opts);
+        close(lower);
+        if (chdir("merged") < 0)
+                die_errno("chdir into the overlay");
+}
+
+/* The minimal /proc: a fresh procfs instance. procfs shows the processes of the PID
+ * namespace of whoever mounts it (proc(5)); nosuid, nodev, noexec as every runtime. */
+static void mount_proc(void)
+{
+        say("mount a fresh proc on /proc");
+        mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+/* A minimal /dev: a small tmpfs holding only the six devices a program expects. We
+ * bind the host's device nodes instead of mknod(2)ing them, because from step 05 on a
+ * user namespace may not create device nodes but may bind existing ones. */
+static void mount_dev(void)
+{
+        static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+        char host[32], inside[32];
+
+        say("mount a tmpfs on /dev with null zero full random urandom tty from the host");
+        mount_or_die("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
+        for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+                int fd;
+
+                snprintf(host, sizeof(host), "/dev/%s", devices[i]);
+                snprintf(inside, sizeof(inside), "dev/%s", devices[i]);
+                fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+                if (fd < 0)
+                        die_errno("create %s", inside);
+                close(fd);
+                mount_or_die(host, inside, NULL, MS_BIND, NULL);
+        }
+}
+
+/* POSIX message queues live in the IPC namespace too; the mqueue filesystem shows
+ * those of the namespace that mounts it (mq_overview(7)). */
+static void mount_mqueue(void)
+{
+        say("mount this IPC namespace's mqueue on /dev/mqueue");
+        if (mkdir("dev/mqueue", 0755) < 0)
+                die_errno("mkdir /dev/mqueue");
+        mount_or_die("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+/* sysfs shows the network devices of the network namespace that mounts it, and a user
+ * namespace's root may mount it only when that namespace owns the network namespace:
+ * this is the first step where /sys can exist. Read-only, as Docker mounts it. */
+static void mount_sys(void)
+{
+        say("mount sysfs read-only on /sys");
+        mount_or_die("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+/* Open PATH (absolute, as seen inside) below the new root, which is the current
+ * directory, creating what is missing: directories, and for a file SRC the final file.
+ * Each component is opened with openat2(RESOLVE_BENEATH) relative to the previous one,
+ * so neither ".." nor a symbolic link can lead outside the container's root. */
+static int open_in_root(const char *path, int is_dir)
+{
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
+        char copy[PATH_MAX], *name, *rest = NULL;
+        int dir = open(".", O_PATH | O_CLOEXEC);
+
+        snprintf(copy, sizeof(copy), "%s", path);
+        for (name = strtok_r(copy, "/", &rest); name && dir >= 0;
+             name = strtok_r(NULL, "/", &rest)) {
+                int last = rest[strspn(rest, "/")] == '\0';
+                int fd = syscall(SYS_openat2, dir, name, &how, sizeof(how));
+
+                if (fd < 0 && errno == ENOENT) {
+                        int made =
+                            last && !is_dir
+                                ? openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644)
+                                : mkdirat(dir, name, 0755);
+
+                        if (made > 0)
+                                close(made);
+                        if (made >= 0)
+                                fd = syscall(SYS_openat2, dir, name, &how, sizeof(how));
+                }
+                close(dir);
+                dir = fd;
+        }
+        return dir;
+}
+
+/* The flags the kernel locks on a mount we did not make (nosuid, nodev, noexec and the
+ * atime ones) must be repeated when remounting it read-only, or the remount fails. */
+static unsigned long locked_flags(const char *path)
+{
+        struct statvfs st;
+        unsigned long flags = 0;
+
+        if (statvfs(path, &st) < 0)
+                die_errno("statvfs %s", path);
+        flags |= st.f_flag & ST_NOSUID ? MS_NOSUID : 0;
+        flags |= st.f_flag & ST_NODEV ? MS_NODEV : 0;
+        flags |= st.f_flag & ST_NOEXEC ? MS_NOEXEC : 0;
+        flags |= st.f_flag & ST_NOATIME ? MS_NOATIME : 0;
+        flags |= st.f_flag & ST_NODIRATIME ? MS_NODIRATIME : 0;
+        flags |= st.f_flag & ST_RELATIME ? MS_RELATIME : 0;
+        return flags;
+}
+
+/* --bind SRC:DST[:ro]. The mount targets /proc/self/fd/N, the destination we opened
+ * safely, rather than a path the kernel would resolve once more. */
+static void mount_binds(struct container *c)
+{
+        for (int i = 0; i < c->nbinds; i++) {
+                struct bind *b = &c->binds[i];
+                char target[64];
+                struct stat st;
+                int fd;
+
+                if (stat(b->src, &st) < 0)
+                        die_errno("bind source %s", b->src);
+                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
+                if (fd < 0)
+                        die_errno("bind destination %s (it must stay inside the container)",
+                                  b->dst);
+                say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
+                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+                mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
+                close(fd);
+                if (!b->read_only)
+                        continue;
+                /* Read-only takes a second call: remount the bind mount (now at DST) itself. */
+                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
+                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+                mount_or_die(NULL, target, NULL,
+                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(b->src), NULL);
+                close(fd);
+        }
+}
+
+/* pivot_root(2), as its manual suggests: with new and old root both ".", the old root
+ * is stacked on top of the new one, and umount2(MNT_DETACH) takes it away for good, so
+ * no path inside leads back to the host's files. This needs no directory for the old
+ * root, which from step 05 on the container's root could not create. */
+static void pivot_into_cwd(void)
+{
+        say("pivot_root into the new root and detach the old one");
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                die_errno("pivot_root");
+        if (umount2(".", MNT_DETACH) < 0)
+                die_errno("detach the old root");
+        if (chdir("/") < 0)
+                die_errno("chdir /");
+}
+
+/* Build the container's filesystem in its own mount namespace and move into it. The
+ * order matters: everything that needs a path on the host (the rootfs, the host's
+ * devices, bind sources, /proc/self/fd) happens before the old root is detached. */
+static void enter_rootfs(struct container *c)
+{
+        make_mounts_private();
+        mount_root(c);
+        mount_proc();
+        mount_dev();
+        mount_mqueue();
+        mount_sys();
+        mount_binds(c);
+        pivot_into_cwd();
+}
+
+/* The contract's clean environment: nothing of the caller's leaks in but TERM. */
+static void set_environment(void)
+{
+        char *term = getenv("TERM");
+
+        term = term ? strdup(term) : NULL;
+        clearenv();
+        setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+        setenv("HOME", "/root", 1);
+        setenv("container", "cntlab", 1);
+        if (term)
+                setenv("TERM", term, 1);
+        free(term);
+}
+
+/* execvp(3) searches PATH. The contract tells "not found" (127) from "cannot run" (126),
+ * as shells do, so a caller can tell a typo from a permission problem. */
+static void exec_command(struct container *c)
+{
+        int status;
+
+        say("exec %s", c->argv[0]);
+        execvp(c->argv[0], c->argv);
+        status = errno == ENOENT ? 127 : 126;
+        fprintf(stderr, "%s: exec %s: %s\n", step, c->argv[0], strerror(errno));
+        exit(status);
+}
+
+/* The container's first process, from clone() to execve(). */
+static int container_main(void *arg)
+{
+        struct container *c = arg;
+
+        /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
+         * in the instant before this call would leave us running: from step 05 on the
+         * handshake below closes that window. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                die_errno("prctl PR_SET_PDEATHSIG");
+        /* The supervisor blocked the signals it forwards; signal masks survive execve. */
+        sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
+        sync_as_child(&c->sync);
+        /* Tell the supervisor we are alive, then wait until it has written our ID maps.
+         * End-of-file means it died or gave up (and said why): leave quietly. */
+        if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
+                _exit(125);
+        become_root();
+        /* A cgroup namespace's root is the cgroup its creator is in at that moment
+         * (cgroup_namespaces(7)): the supervisor has moved us into ours, so now. */
+        say("unshare the cgroup namespace: our cgroup becomes its /");
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                die_errno("unshare CLONE_NEWCGROUP");
+        set_hostname(c);
+        configure_network(c);
+        enter_rootfs(c);
+        set_environment();
+        exec_command(c);
+        return 125;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Outside: what the supervisor does.
+ * ------------------------------------------------------------------------------------ */
+
+/* Pick a free /30 for the container: 10.200.S.0/30, S in 0..255. Starting from our PID
+ * modulo 256 spreads concurrent containers out; to make the choice safe, we claim S by
+ * binding the abstract unix socket "@cntlab/slot/S" (unix(7)): the kernel allows one
+ * holder per name, and releases it when the holder dies, even by SIGKILL, so there is
+ * no lock file to clean up. At most 256 containers can run at once. */
+static void claim_slot(struct container *c)
+{
+        for (int i = 0; i < 256; i++) {
+                struct sockaddr_un addr = {.sun_family = AF_UNIX};
+                int s = (getpid() + i) % 256;
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                socklen_t len;
+
+                if (fd < 0)
+                        die_errno("socket");
+                len = offsetof(struct sockaddr_un, sun_path) + 1 +
+                      snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "cntlab/slot/%d", s);
+                if (bind(fd, (struct sockaddr *)&addr, len) == 0) {
+                        c->slot = s;
+                        c->slot_fd = fd;
+                        say("network slot %d: host end 10.200.%d.1/30, container 10.200.%d.2/30", s,
+                            s, s);
+                        return;
+                }
+                if (errno != EADDRINUSE)
+                        die_errno("bind @cntlab/slot/%d", s);
+                close(fd);
+        }
+        die("no free network slot: 256 containers are running");
+}
+
+/* Cgroup v2 has one hierarchy; v1 (and the "hybrid" layout, v1 controllers plus an
+ * empty v2 tree at /sys/fs/cgroup/unified) has one per controller. runc and crun tell
+ * them apart the same way: by the type of filesystem at /sys/fs/cgroup. */
+static const char *const controllers[] = {"memory", "pids", "cpu"};
+enum { MEMORY, PIDS, CPU };
+
+/* Our own cgroup in the v1 hierarchy of CONTROLLER, from /proc/self/cgroup lines such
+ * as "4:memory:/user.slice" or "1:cpu,cpuacct:/" (cgroups(7)). */
+static void own_v1_cgroup(const char *controller, char *path, size_t size)
+{
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[PATH_MAX + 64];
+
+        if (!f)
+                die_errno("open /proc/self/cgroup");
+        while (fgets(line, sizeof(line), f)) {
+                char *list = strchr(line, ':'), *own = list ? strchr(list + 1, ':') : NULL;
+                char *name, *save = NULL;
+
+                if (!own)
+                        continue;
+                *own++ = '\0';
+                own[strcspn(own, "\n")] = '\0';
+                for (name = strtok_r(list + 1, ",", &save); name; name = strtok_r(NULL, ",", &save))
+                        if (strcmp(name, controller) == 0) {
+                                snprintf(path, size, "%s", strcmp(own, "/") == 0 ? "" : own);
+                                fclose(f);
+                                return;
+                        }
+        }
+        fclose(f);
+        die("no cgroup v1 hierarchy with the %s controller", controller);
+}
+
+/* Write VALUE to FILE in the cgroup that holds controller WHICH. Returns -1 on error. */
+static int cgroup_write(struct container *c, int which, const char *file, const char *value)
+{
+        char path[PATH_MAX + 32];
+
+        snprintf(path, sizeof(path), "%s/%s", c->cgroup[c->cgroup_v2 ? 0 : which], file);
+        return write_file(path, value);
+}
+
+static void cgroup_set(struct container *c, int which, const char *file, const char *value)
+{
+        say("%s = %s", file, value);
+        if (cgroup_write(c, which, file, value) < 0)
+                die_errno("cgroup: write %s to %s", value, file);
+}
+
+/* A supervisor killed by SIGKILL cannot remove its cgroup. The next run sweeps
+ * cntlab/<PID> directories whose supervisor is gone; rmdir(2) only ever removes an
+ * empty cgroup, so a live container's is never touched. */
+static void sweep_stale_cgroups(const char *parent)
+{
+        DIR *dir = opendir(parent);
+        struct dirent *e;
+        char path[PATH_MAX + 300];
+
+        while (dir && (e = readdir(dir)))
+                if (e->d_type == DT_DIR && atoi(e->d_name) > 0 && kill(atoi(e->d_name), 0) < 0 &&
+                    errno == ESRCH) {
+                        snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+                        rmdir(path);
+                }
+        if (dir)
+                closedir(dir);
+}
+
+/* Remove the container's cgroups once it is gone. The kernel may refuse (EBUSY) for a
+ * moment after the last task exits, so retry for up to a second, as runc and crun do.
+ * Runs at exit, whatever path the supervisor leaves by. */
+static void remove_cgroup(void)
+{
+        struct container *c = &container;
+
+        if (getpid() != c->supervisor) /* the container's copy of this handler: not ours */
+                return;
+        if (c->pid > 0) {
+                kill(c->pid, SIGKILL);
+                waitpid(c->pid, NULL, 0);
+        }
+        for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++) {
+                for (int try = 0; try < 100 && rmdir(c->cgroup[i]) < 0 && errno == EBUSY; try++)
+                        usleep(10000);
+        }
+}
+
+/* Make cntlab/<PID> and set its limits, before the container exists, so that it runs
+ * nothing outside of them: v2 under /sys/fs/cgroup, v1 under our own cgroup in each
+ * controller's hierarchy. */
+static void create_cgroup(struct container *c)
+{
+        struct statfs fs;
+        char parent[PATH_MAX - 32], value[64]; /* room left for "/<pid>" */
+
+        if (statfs("/sys/fs/cgroup", &fs) < 0)
+                die_errno("statfs /sys/fs/cgroup");
+        c->cgroup_v2 = fs.f_type == CGROUP2_SUPER_MAGIC;
+        c->supervisor = getpid();
+        for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++) {
+                char own[PATH_MAX - 64];
+
+                if (c->cgroup_v2) {
+                        snprintf(parent, sizeof(parent), "/sys/fs/cgroup/cntlab");
+                } else {
+                        own_v1_cgroup(controllers[i], own, sizeof(own));
+                        snprintf(parent, sizeof(parent), "/sys/fs/cgroup/%s%s/cntlab",
+                                 controllers[i], own);
+                }
+                if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+                        die_errno("cgroup: mkdir %s", parent);
+                sweep_stale_cgroups(parent);
+                snprintf(c->cgroup[i], sizeof(c->cgroup[i]), "%s/%d", parent, getpid());
+                say("create cgroup %s", c->cgroup[i]);
+                if (mkdir(c->cgroup[i], 0755) < 0)
+                        die_errno("cgroup: mkdir %s", c->cgroup[i]);
+                if (i == 0)
+                        atexit(remove_cgroup);
+        }
+        /* v2 hands a controller to a child cgroup only when every ancestor lists it in
+         * cgroup.subtree_control ("top-down constraint", cgroup-v2.rst). */
+        if (c->cgroup_v2 &&
+            (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu") < 0 ||
+             write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", "+memory +pids +cpu") < 0))
+                die_errno("cgroup: enable memory, pids and cpu in cgroup.subtree_control");
+        snprintf(value, sizeof(value), "%lld", c->memory);
+        cgroup_set(c, MEMORY, c->cgroup_v2 ? "memory.max" : "memory.limit_in_bytes", value);
+        /* No swap either, or the limit would only move the memory to disk. The file is
+         * missing when the kernel does not account swap: then there is nothing to limit. */
+        if (cgroup_write(c, MEMORY,
+                         c->cgroup_v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
+                         c->cgroup_v2 ? "0" : value) < 0 &&
+            errno != ENOENT)
+                die_errno("cgroup: limit swap");
+        snprintf(value, sizeof(value), "%ld", c->pids);
+        cgroup_set(c, PIDS, "pids.max", value);
+        if (c->cpu_quota && c->cgroup_v2) {
+                snprintf(value, sizeof(value), "%ld 100000", c->cpu_quota);
+                cgroup_set(c, CPU, "cpu.max", value);
+        } else if (c->cpu_quota) {
+                cgroup_set(c, CPU, "cpu.cfs_period_us", "100000");
+                snprintf(value, sizeof(value), "%ld", c->cpu_quota);
+                cgroup_set(c, CPU, "cpu.cfs_quota_us", value);
+        }
+}
+
+/* clone(2) starts the container's first process in new namespaces: the kernel creates
+ * them together with the process, one flag each. */
+static void start_container(struct container *c)
+{
+        static char stack[1 << 20] __attribute__((aligned(16)));
+        int flags = SIGCHLD; /* tell us, like any child, when it ends */
+
+        flags |= CLONE_NEWUTS; /* hostname and domain name: uts_namespaces(7) */
+        flags |= CLONE_NEWNS; /* mount table: mount_namespaces(7) */
+        flags |= CLONE_NEWPID; /* process IDs: pid_namespaces(7) */
+        flags |= CLONE_NEWIPC; /* System V IPC, POSIX message queues: ipc_namespaces(7) */
+        flags |= CLONE_NEWUSER; /* user and group IDs: user_namespaces(7) */
+        flags |= CLONE_NEWNET; /* interfaces, addresses, routes: network_namespaces(7) */
+        /* Block the signals we forward before the child exists, so none is lost between
+         * clone() and supervise(); supervise() takes them with sigwaitinfo(2). SIGCHLD
+         * must not be ignored, or the kernel would reap the child for us. */
+        signal(SIGCHLD, SIG_DFL);
+        sigemptyset(&c->signals);
+        sigaddset(&c->signals, SIGINT);
+        sigaddset(&c->signals, SIGTERM);
+        sigaddset(&c->signals, SIGHUP);
+        sigaddset(&c->signals, SIGQUIT);
+        sigaddset(&c->signals, SIGCHLD);
+        sigaddset(&c->signals, SIGALRM); /* our own 3-second deadline */
+        sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
+        if (sync_init(&c->sync) < 0)
+                die_errno("pipe");
+        c->pid = clone(container_main, stack + sizeof(stack), flags, c);
+        if (c->pid < 0)
+                die_errno("clone");
+        say("cloned the container's first process: pid %d on the host", c->pid);
+        sync_as_parent(&c->sync);
+}
+
+/* user_namespaces(7): uid 0 inside is 100000 outside, for 65536 ids. The kernel wants
+ * uid_map first, then "deny" in setgroups (which forbids setgroups(2) in there, so a
+ * process cannot drop a group to get past a "deny this group" permission), and only
+ * then gid_map. Each map can be written once. */
+static void write_id_maps(struct container *c)
+{
+        static const char *const files[] = {"uid_map", "setgroups", "gid_map"};
+        static const char *const texts[] = {"0 100000 65536", "deny", "0 100000 65536"};
+        char path[64];
+
+        for (int i = 0; i < 3; i++) {
+                snprintf(path, sizeof(path), "/proc/%d/%s", c->pid, files[i]);
+                say("write %s: %s", path, texts[i]);
+                if (write_file(path, texts[i]) < 0)
+                        die_errno("write %s", path);
+        }
+}
+
+/* The host's half of the network: a veth pair is a cable with two ends (veth(4)). The
+ * host keeps cnt<PID>; the other end is created directly in the container's network
+ * namespace, named eth0 there. We never delete it: when the container's last process
+ * exits, its namespace is destroyed, eth0 with it, and the kernel removes the host end
+ * too, within milliseconds and without a 20 ms synchronous RTM_DELLINK. */
+static void create_veth(struct container *c)
+{
+        struct in_addr host = {htonl(0x0ac80001 | c->slot << 8)}; /* 10.200.S.1 */
+        struct mnl_socket *nl = netns_open();
+        char name[16];
+        int index;
+
+        if (!nl)
+                die_errno("netlink socket");
+        snprintf(name, sizeof(name), "cnt%d", getpid());
+        say("create veth %s <-> eth0 in the container, %s/30 on the host end", name,
+            inet_ntoa(host));
+        if (netns_veth_add(nl, name, "eth0", c->pid) < 0)
+                die_errno("netlink RTM_NEWLINK veth %s", name);
+        index = netns_link_index(nl, name);
+        if (index < 0)
+                die_errno("netlink RTM_GETLINK %s", name);
+        if (netns_addr_add(nl, index, host, 30) < 0)
+                die_errno("netlink RTM_NEWADDR %s", name);
+        if (netns_link_up(nl, index) < 0)
+                die_errno("netlink RTM_NEWLINK %s up", name);
+        netns_close(nl);
+}
+
+/* Move the container into its cgroups: write its PID to cgroup.procs (cgroups(7)). */
+static void join_cgroup(struct container *c)
+{
+        char pid[16];
+
+        snprintf(pid, sizeof(pid), "%d", c->pid);
+        for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++)
+                if (cgroup_write(c, i, "cgroup.procs", pid) < 0)
+                        die_errno("cgroup: move pid %s into %s", pid, c->cgroup[i]);
+}
+
+/* The supervisor's half of the setup, done while the container waits for it. */
+static void setup_from_outside(struct container *c)
+{
+        if (sync_wait(&c->sync) < 0)
+                return; /* it died before it was ready: supervise() reports its status */
+        write_id_maps(c);
+        create_veth(c);
+        join_cgroup(c);
+        say("wake the container");
+        if (sync_wake(&c->sync) < 0 && errno != EPIPE)
+                die_errno("wake the container");
+}
+
+/* Wait for the container and forward signals to it. A signal a process sends us is
+ * passed on; if the container has not exited 3 seconds later, SIGKILL. A signal from
+ * the terminal (Ctrl-C, si_code SI_KERNEL) is not: the terminal sent it to the whole
+ * foreground process group, the container included, and a shell there that ignores
+ * Ctrl-C must not be killed for it. Returns the contract's exit status. */
+static int supervise(struct container *c)
+{
+        for (;;) {
+                siginfo_t info;
+                int status, sig = sigwaitinfo(&c->signals, &info);
+
+                if (sig == SIGCHLD && waitpid(c->pid, &status, WNOHANG) == c->pid) {
+                        c->pid = 0; /* reaped: remove_cgroup() must not wait for it */
+                        if (WIFSIGNALED(status)) {
+                                say("the container was killed by signal %d", WTERMSIG(status));
+                                return 128 + WTERMSIG(status);
+                        }
+                        say("the container exited with status %d", WEXITSTATUS(status));
+                        return WEXITSTATUS(status);
+                } else if (sig == SIGALRM) {
+                        say("still running 3 s after the signal: SIGKILL");
+                        kill(c->pid, SIGKILL);
+                } else if (sig > 0 && sig != SIGCHLD && info.si_code != SI_KERNEL) {
+                        say("forward signal %d to the container", sig);
+                        kill(c->pid, sig);
+                        alarm(3);
+                }
+        }
+}
+
+int main(int argc, char **argv)
+{
+        struct container *c = &container;
+
+        parse_options(c, argc, argv);
+        check_root();
+        check_rootfs(c);
+        /* The container would inherit our supplementary groups, and once setgroups is
+         * denied it could never drop them. */
+        if (setgroups(0, NULL) < 0)
+                die_errno("setgroups");
+        claim_slot(c);
+        create_cgroup(c);
+        start_container(c);
+        setup_from_outside(c);
+        return supervise(c);
+}
