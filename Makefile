@@ -67,10 +67,9 @@ test: deps all rootfs
 
 diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
-	@cur=$(step); prev=$(word $(words $(filter-out $(lastword $(STEPS)),$(STEPS))),$(STEPS)); \
-	prev=$$(ls steps/*.c | sort | grep -B1 "steps/$$cur.c" | head -n1); \
-	[ "$$prev" != "steps/$$cur.c" ] || { echo "$$cur is the first step: nothing to diff" >&2; exit 2; }; \
-	diff -u "$$prev" "steps/$$cur.c" || true
+	@prev=$$(printf '%s\n' $(STEPS) | grep -B1 -x '$(step)' | head -n1); \
+	[ "$$prev" != '$(step)' ] || { echo "$(step) is the first step: nothing to diff" >&2; exit 2; }; \
+	diff -u "steps/$$prev.c" "steps/$(step).c" || [ $$? -eq 1 ]
 
 clean:
 	rm -rf bin build

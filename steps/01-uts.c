@@ -130,6 +130,7 @@ static void parse_options(struct container *c, int argc, char **argv)
 
         set_default_hostname(c);
         /* "+": stop at the first word that is not an option; it starts COMMAND. */
+        opterr = 0; /* we report bad options ourselves, in the contract's one-line form */
         while ((opt = getopt_long(argc, argv, "+n:vh", options, NULL)) != -1) {
                 switch (opt) {
                 case 'n':
@@ -141,9 +142,8 @@ static void parse_options(struct container *c, int argc, char **argv)
                 case 'h':
                         usage(stdout);
                         exit(0);
-                default:
-                        usage(stderr);
-                        exit(125);
+                default: /* '?': an unknown option, or one missing its value */
+                        die("bad option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
@@ -185,8 +185,8 @@ static int container_main(void *arg)
         struct container *c = arg;
 
         /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
-         * in the instant before this call would leave us running: from step 05 on the
-         * handshake below closes that window. */
+         * in the instant before this call would leave us running: from step 05 on, a
+         * handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 die_errno("prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */

@@ -258,6 +258,7 @@ static void parse_options(struct container *c, int argc, char **argv)
         c->memory = 256LL << 20;
         c->pids = 64;
         /* "+": stop at the first word that is not an option; it starts COMMAND. */
+        opterr = 0; /* we report bad options ourselves, in the contract's one-line form */
         while ((opt = getopt_long(argc, argv, "+n:vhr:ob:m:p:c:", options, NULL)) != -1) {
                 switch (opt) {
                 case 'n':
@@ -287,9 +288,8 @@ static void parse_options(struct container *c, int argc, char **argv)
                 case 'c':
                         c->cpu_quota = parse_cpus(optarg);
                         break;
-                default:
-                        usage(stderr);
-                        exit(125);
+                default: /* '?': an unknown option, or one missing its value */
+                        die("bad option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
@@ -543,9 +543,10 @@ static void mount_binds(struct container *c)
                 if (stat(b->src, &st) < 0)
                         die_errno("bind source %s", b->src);
                 fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
+                if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
+                        die("bind destination %s leads outside the container's root", b->dst);
                 if (fd < 0)
-                        die_errno("bind destination %s (it must stay inside the container)",
-                                  b->dst);
+                        die_errno("bind destination %s", b->dst);
                 say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
                 snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
                 mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
@@ -625,18 +626,26 @@ static int container_main(void *arg)
         struct container *c = arg;
 
         /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
-         * in the instant before this call would leave us running: from step 05 on the
-         * handshake below closes that window. */
+         * in the instant before this call would leave us running: from step 05 on, a
+         * handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 die_errno("prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
         sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
         sync_as_child(&c->sync);
-        /* Tell the supervisor we are alive, then wait until it has written our ID maps.
-         * End-of-file means it died or gave up (and said why): leave quietly. */
-        if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
+        /* Wait until the supervisor has written our ID maps. End-of-file means it died or
+         * gave up (and said why): leave quietly. */
+        if (sync_wait(&c->sync) < 0)
                 _exit(125);
         become_root();
+        /* Changing user IDs cleared the parent-death signal (the kernel resets it whenever
+         * credentials change), so arm it again. Then report and wait for the rest of the
+         * supervisor's setup: had it died before the signal was armed, this wait sees
+         * end-of-file, so no container outlives its supervisor. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                die_errno("prctl PR_SET_PDEATHSIG");
+        if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
+                _exit(125);
         /* A cgroup namespace's root is the cgroup its creator is in at that moment
          * (cgroup_namespaces(7)): the supervisor has moved us into ours, so now. */
         say("unshare the cgroup namespace: our cgroup becomes its /");
@@ -927,9 +936,9 @@ static void join_cgroup(struct container *c)
 /* The supervisor's half of the setup, done while the container waits for it. */
 static void setup_from_outside(struct container *c)
 {
-        if (sync_wait(&c->sync) < 0)
-                return; /* it died before it was ready: supervise() reports its status */
         write_id_maps(c);
+        if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
+                return; /* it died during setup: supervise() reports its status */
         create_veth(c);
         join_cgroup(c);
         say("wake the container");
