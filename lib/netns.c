@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -48,7 +49,12 @@ void netns_close(struct mnl_socket *nl)
 static struct nlmsghdr *put_request(char *buf, uint16_t type, uint16_t flags)
 {
         static unsigned int seq;
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nlmsghdr *nlh;
+
+        /* libmnl before 1.0.5 leaves the padding after an attribute unset: start
+         * from zeros so no stack garbage is sent to the kernel. */
+        memset(buf, 0, NL_BUF_SIZE);
+        nlh = mnl_nlmsg_put_header(buf);
 
         nlh->nlmsg_type = type;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;

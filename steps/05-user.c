@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -33,7 +34,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <grp.h>
 
 #include "sync.h"
@@ -67,32 +67,37 @@ static struct container container;
 static int verbose;
 
 /* The single way out after a failed setup action: one line "NN-name: what: why" on
- * stderr and the contract's status 125. */
-static void vdie(int err, const char *fmt, va_list ap)
+ * stderr and the contract's status 125. die() for our own checks, die_errno() after a
+ * failed call, adding strerror(errno). The attributes let the compiler check the format
+ * strings and know that neither returns. */
+static void report(int err, const char *fmt, va_list ap)
 {
         fprintf(stderr, "%s: ", step);
         vfprintf(stderr, fmt, ap);
         if (err)
                 fprintf(stderr, ": %s", strerror(err));
         fputc('\n', stderr);
-        exit(125);
 }
 
-static void die(const char *fmt, ...)
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
 {
         va_list ap;
 
         va_start(ap, fmt);
-        vdie(0, fmt, ap);
+        report(0, fmt, ap);
+        va_end(ap);
+        exit(125);
 }
 
-static void die_errno(const char *fmt, ...)
+__attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char *fmt, ...)
 {
         int err = errno;
         va_list ap;
 
         va_start(ap, fmt);
-        vdie(err, fmt, ap);
+        report(err, fmt, ap);
+        va_end(ap);
+        exit(125);
 }
 
 /* -v: narrate each setup action, so a learner can follow the code as it runs. */
@@ -149,14 +154,15 @@ static void set_default_hostname(struct container *c)
  * because the mounts happen later, from inside the new root. */
 static void add_bind_option(struct container *c, char *spec)
 {
-        struct bind *b = &c->binds[c->nbinds];
         char *dst = strchr(spec, ':');
         char *mode = dst ? strchr(dst + 1, ':') : NULL;
+        struct bind *b;
 
         if (!dst || dst == spec || dst[1] != '/' || (mode && strcmp(mode, ":ro") != 0))
                 die("invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute", spec);
         if (c->nbinds == MAX_BINDS)
                 die("too many --bind options (at most %d)", MAX_BINDS);
+        b = &c->binds[c->nbinds];
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
@@ -276,7 +282,7 @@ static void mount_or_die(const char *src, const char *dst, const char *type, uns
                          const char *data)
 {
         if (mount(src, dst, type, flags, data) < 0)
-                die_errno("mount %s on %s", src ? src : type, dst);
+                die_errno("mount %s on %s", src ? src : type ? type : "(new flags)", dst);
 }
 
 /* Mounts are shared with the host by default on systemd machines (mount_namespaces(7),
@@ -377,7 +383,7 @@ static int open_in_root(const char *path, int is_dir)
         for (name = strtok_r(copy, "/", &rest); name && dir >= 0;
              name = strtok_r(NULL, "/", &rest)) {
                 int last = rest[strspn(rest, "/")] == '\0';
-                int fd = syscall(SYS_openat2, dir, name, &how, sizeof(how));
+                int fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
 
                 if (fd < 0 && errno == ENOENT) {
                         int made =
@@ -388,7 +394,7 @@ static int open_in_root(const char *path, int is_dir)
                         if (made > 0)
                                 close(made);
                         if (made >= 0)
-                                fd = syscall(SYS_openat2, dir, name, &how, sizeof(how));
+                                fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
                 }
                 close(dir);
                 dir = fd;
@@ -405,12 +411,12 @@ static unsigned long locked_flags(const char *path)
 
         if (statvfs(path, &st) < 0)
                 die_errno("statvfs %s", path);
-        flags |= st.f_flag & ST_NOSUID ? MS_NOSUID : 0;
-        flags |= st.f_flag & ST_NODEV ? MS_NODEV : 0;
-        flags |= st.f_flag & ST_NOEXEC ? MS_NOEXEC : 0;
-        flags |= st.f_flag & ST_NOATIME ? MS_NOATIME : 0;
-        flags |= st.f_flag & ST_NODIRATIME ? MS_NODIRATIME : 0;
-        flags |= st.f_flag & ST_RELATIME ? MS_RELATIME : 0;
+        flags |= (st.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
+        flags |= (st.f_flag & ST_NODEV) ? MS_NODEV : 0;
+        flags |= (st.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+        flags |= (st.f_flag & ST_NOATIME) ? MS_NOATIME : 0;
+        flags |= (st.f_flag & ST_NODIRATIME) ? MS_NODIRATIME : 0;
+        flags |= (st.f_flag & ST_RELATIME) ? MS_RELATIME : 0;
         return flags;
 }
 
@@ -504,10 +510,8 @@ static void exec_command(struct container *c)
 }
 
 /* The container's first process, from clone() to execve(). */
-static int container_main(void *arg)
+__attribute__((noreturn)) static void container_main(struct container *c)
 {
-        struct container *c = arg;
-
         /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
          * in the instant before this call would leave us running: from step 05 on, a
          * handshake closes that window. */
@@ -533,7 +537,7 @@ static int container_main(void *arg)
         enter_rootfs(c);
         set_environment();
         exec_command(c);
-        return 125;
+        exit(125); /* not reached: exec_command() execs or exits */
 }
 
 /* ------------------------------------------------------------------------------------
@@ -541,11 +545,13 @@ static int container_main(void *arg)
  * ------------------------------------------------------------------------------------ */
 
 /* clone(2) starts the container's first process in new namespaces: the kernel creates
- * them together with the process, one flag each. */
+ * them together with the process, one flag each. Given no new stack (NULL), the child
+ * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
+ * wrapper insists on a stack and a function, so we make the system call directly, as
+ * crun does. (On s390 its first two arguments are the other way round.) */
 static void start_container(struct container *c)
 {
-        static char stack[1 << 20] __attribute__((aligned(16)));
-        int flags = SIGCHLD; /* tell us, like any child, when it ends */
+        unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */
 
         flags |= CLONE_NEWUTS; /* hostname and domain name: uts_namespaces(7) */
         flags |= CLONE_NEWNS; /* mount table: mount_namespaces(7) */
@@ -566,9 +572,11 @@ static void start_container(struct container *c)
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
                 die_errno("pipe");
-        c->pid = clone(container_main, stack + sizeof(stack), flags, c);
+        c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
         if (c->pid < 0)
                 die_errno("clone");
+        if (c->pid == 0)
+                container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
         sync_as_parent(&c->sync);
 }
