@@ -67,11 +67,10 @@ static int verbose;
  * strings and know that neither returns. */
 static void report(int err, const char *fmt, va_list ap)
 {
-        fprintf(stderr, "%s: ", step);
-        vfprintf(stderr, fmt, ap);
-        if (err)
-                fprintf(stderr, ": %s", strerror(err));
-        fputc('\n', stderr);
+        char what[512];
+
+        vsnprintf(what, sizeof(what), fmt, ap);
+        fprintf(stderr, "%s: %s%s%s\n", step, what, err ? ": " : "", err ? strerror(err) : "");
 }
 
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
@@ -95,18 +94,20 @@ __attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char
         exit(125);
 }
 
-/* -v: narrate each setup action, so a learner can follow the code as it runs. */
-static void say(const char *fmt, ...)
+/* -v: narrate each setup action, so a learner can follow the code as it runs. The
+ * supervisor and the container narrate at the same time, so each line is formatted
+ * first and printed in one call: stderr is unbuffered, and one fprintf is one write. */
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
+        char line[512];
         va_list ap;
 
         if (!verbose)
                 return;
         va_start(ap, fmt);
-        fputs("=> ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
+        fprintf(stderr, "=> %s\n", line);
 }
 
 static void usage(FILE *out)
@@ -189,8 +190,10 @@ static void parse_options(struct container *c, int argc, char **argv)
         set_default_hostname(c);
         c->rootfs = "rootfs";
         /* "+": stop at the first word that is not an option; it starts COMMAND. */
-        opterr = 0; /* we report bad options ourselves, in the contract's one-line form */
-        while ((opt = getopt_long(argc, argv, "+n:vhr:ob:", options, NULL)) != -1) {
+        /* ":" after it: tell a missing value (':') from an unknown option ('?'). We report
+         * both ourselves, in the contract's one-line form. */
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+:n:vhr:ob:", options, NULL)) != -1) {
                 switch (opt) {
                 case 'n':
                         set_hostname_option(c, optarg);
@@ -210,8 +213,10 @@ static void parse_options(struct container *c, int argc, char **argv)
                 case 'b':
                         add_bind_option(c, optarg);
                         break;
-                default: /* '?': an unknown option, or one missing its value */
-                        die("bad option %s: see --help", argv[optind - 1]);
+                case ':':
+                        die("option %s needs a value: see --help", argv[optind - 1]);
+                default:
+                        die("unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
