@@ -4,7 +4,11 @@
 #   make run [STEP=NN] [CMD='...']   a shell (or CMD) in the newest (or NN) step
 #   make test [STEP=NN] [BIN=path]   the bats suite, or one step's file against BIN
 #   make diff STEP=NN     what step NN adds to step NN-1
-#   make deps | rootfs | lint | bench | clean
+#   make lint | test-asan | memcheck   quality gates (CI runs them all)
+#   make test-vm          the suite in a qemu VM on Debian's kernel with pure cgroup v2
+#   make soak | bench     500 containers against a leak baseline | start-up cost report
+#   make docs             regenerate the diffs and tables embedded in docs/
+#   make deps | rootfs | clean
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
 # privileged part of run, test, deps and rootfs runs through sudo, and says so.
@@ -13,7 +17,8 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Ilib
 PKGS    := libcap libmnl libseccomp
-LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# "=", not ":=": asked when a recipe runs, after `make deps` may have installed them.
+LIBS     = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 STEPS   := $(basename $(notdir $(sort $(wildcard steps/[0-9][0-9]-*.c))))
@@ -23,15 +28,20 @@ NEWEST  := $(lastword $(STEPS))
 # STEP=NN (or NN-name) names one step; the newest one by default.
 step     = $(or $(filter $(STEP)-%,$(STEPS)),$(filter $(STEP),$(STEPS)),$(if $(STEP),$(error no step $(STEP) in steps/),$(NEWEST)))
 
-# Run $(1) as root: directly when we are root, else through sudo, else explain.
-as_root  = if [ "$$(id -u)" -eq 0 ]; then $(1); \
-	   elif command -v sudo >/dev/null 2>&1; then echo "cntlab: this needs root; running: sudo $(1)" >&2; sudo $(1); \
-	   else echo "cntlab: '$(1)' needs root and sudo is not installed: run it as root" >&2; exit 1; fi
+# The privileged commands run as root: directly when we are root (as in CI), through
+# sudo otherwise (saying so), or not at all, with a clear message, without sudo.
+ifeq ($(shell id -u),0)
+SUDO :=
+else ifneq ($(shell command -v sudo 2>/dev/null),)
+SUDO := echo "cntlab: this needs root: running it with sudo" >&2; sudo
+else
+SUDO = $(error cntlab: this needs root, and sudo is not installed: run make as root)
+endif
 
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
 	busybox-static iproute2 util-linux procps curl
 
-.PHONY: all deps deps-lint rootfs run test diff lint test-asan memcheck bench clean
+.PHONY: all deps deps-lint deps-vm rootfs run test diff lint test-asan memcheck test-vm soak bench docs clean
 all: $(BINS)
 
 # Each step links only what it uses: the shared lib/ objects come from an archive, so
@@ -58,17 +68,22 @@ deps:
 	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then echo "deps: install these (or your distribution's equivalents) by hand:$$missing" >&2; exit 1; fi; \
 	echo "deps: installing$$missing"; \
-	$(call as_root,env DEBIAN_FRONTEND=noninteractive apt-get update -qq) && \
-	$(call as_root,env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing)
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive sh -c \
+		"apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing"
 
 rootfs:
-	@[ -e rootfs/bin/sh ] || { $(call as_root,./rootfs-fetch.sh rootfs); }
+	@[ -e rootfs/bin/sh ] || { $(SUDO) ./rootfs-fetch.sh rootfs; }
 
-run: deps all rootfs
-	@$(call as_root,bin/$(step) -r rootfs $(CMD))
+# Targets that need the packages first build in a sub-make, after `deps` has run.
+BUILT = $(MAKE) --no-print-directory -s all rootfs
 
-test: deps all rootfs
-	@$(call as_root,env $(if $(BIN),BIN=$(BIN)) tests/run $(STEP))
+run: deps
+	@$(BUILT)
+	@$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,-r rootfs) $(CMD)
+
+test: deps
+	@$(BUILT)
+	@$(SUDO) env $(if $(BIN),BIN=$(BIN)) tests/run $(STEP)
 
 diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
@@ -78,7 +93,8 @@ diff:
 
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind
-SHELL_FILES := rootfs-fetch.sh .ci/run tests/run $(wildcard tests/*.bash tests/*.bats tests/vm/run tests/vm/deps tests/vm/init tests/bench)
+SHELL_FILES := rootfs-fetch.sh .ci/run tests/run $(wildcard tests/*.bash tests/*.bats tests/vm/run \
+	tests/vm/deps tests/vm/init tests/bench tests/soak docs/gen)
 deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
 
@@ -91,17 +107,39 @@ lint:
 	@echo "lint: clean"
 
 # The whole suite once more, against the sanitizer builds of every step.
-test-asan: deps all rootfs $(addprefix build/asan/,$(STEPS))
-	@$(call as_root,env BINDIR=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run $(STEP))
+test-asan: deps
+	@$(BUILT) $(addprefix build/asan/,$(STEPS))
+	@$(SUDO) env BINDIR=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run $(STEP)
 
 # valgrind's memcheck on each supervisor (the container's own process is not
 # followed: it execs, and valgrind misreads mount(2)'s NULL type argument).
-memcheck: all rootfs
+memcheck: deps
+	@$(BUILT)
 	@for s in $(STEPS); do \
 		r=; [ "$$s" = 01-uts ] || r="-r rootfs"; \
-		$(call as_root,valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full \
-			--errors-for-leak-kinds=definite bin/$$s $$r true) || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
+		$(SUDO) valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full \
+			--errors-for-leak-kinds=definite bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
 	done; echo "memcheck: every supervisor is clean"
+
+# The same suite inside a VM whose kernel mounts only cgroup v2 (tests/vm/run).
+deps-vm:
+	@$(SUDO) tests/vm/deps
+
+test-vm: deps deps-vm
+	@$(BUILT)
+	@$(SUDO) tests/vm/run $(STEP)
+
+soak: deps
+	@$(BUILT)
+	@$(SUDO) tests/soak
+
+bench: deps
+	@$(BUILT)
+	@$(SUDO) tests/bench
+
+docs: deps
+	@$(BUILT)
+	@docs/gen
 
 clean:
 	rm -rf bin build

@@ -14,6 +14,7 @@
 #
 # Environment:
 #   BIN=path      test this binary instead of bin/NN-name (your own version of a step)
+#   BINDIR=dir    test dir/NN-name for every step (make test-asan: the sanitizer builds)
 #   ROOTFS=dir    root filesystem for steps 02+ (default: rootfs/ at the top of the repo)
 #   CNT_TIMEOUT=s how long one run of the program may take (default 30)
 
@@ -54,7 +55,7 @@ requires() {
 step_setup() {
 	STEP=$1
 	STEP_NO=$((10#${STEP%%-*}))
-	CNT=${BIN:-$ROOT/bin/$STEP}
+	CNT=${BIN:-${BINDIR:-$ROOT/bin}/$STEP}
 	[[ $CNT == /* ]] || CNT=$PWD/$CNT
 	CLEANUPS=()
 	RAN=
@@ -1194,3 +1195,11 @@ check_nothing_left_behind() {
 	fi
 	check_nothing_leaked "once the container exited"
 }
+
+# The checks of later steps live in files of their own, one per group of steps.
+for checks in "$BATS_TEST_DIRNAME"/checks-*.bash; do
+	if [[ -e $checks ]]; then
+		# shellcheck source=/dev/null
+		source "$checks"
+	fi
+done
