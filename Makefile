@@ -89,7 +89,7 @@ diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
 	@prev=$$(printf '%s\n' $(STEPS) | grep -B1 -x '$(step)' | head -n1); \
 	[ "$$prev" != '$(step)' ] || { echo "$(step) is the first step: nothing to diff" >&2; exit 2; }; \
-	diff -u "steps/$$prev.c" "steps/$(step).c" || [ $$? -eq 1 ]
+	diff -u --label "steps/$$prev.c" --label "steps/$(step).c" "steps/$$prev.c" "steps/$(step).c" || [ $$? -eq 1 ]
 
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind

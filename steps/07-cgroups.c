@@ -791,9 +791,9 @@ static void remove_cgroup(void)
         }
 }
 
-/* Make cntlab/<PID> and set its limits, before the container exists, so that it runs
- * nothing outside of them: v2 under /sys/fs/cgroup, v1 under our own cgroup in each
- * controller's hierarchy. */
+/* Make cntlab/<PID> and set its limits before the container exists: v2 under
+ * /sys/fs/cgroup, v1 under our own cgroup in each controller's hierarchy. The container
+ * joins it during the handshake, before it mounts anything or runs COMMAND. */
 static void create_cgroup(struct container *c)
 {
         struct statfs fs;
@@ -833,6 +833,7 @@ static void create_cgroup(struct container *c)
         cgroup_set(c, MEMORY, c->cgroup_v2 ? "memory.max" : "memory.limit_in_bytes", value);
         /* No swap either, or the limit would only move the memory to disk. The file is
          * missing when the kernel does not account swap: then there is nothing to limit. */
+        say("no swap beyond the memory limit, where the kernel accounts swap");
         if (cgroup_write(c, MEMORY,
                          c->cgroup_v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
                          c->cgroup_v2 ? "0" : value) < 0 &&
@@ -941,6 +942,7 @@ static void join_cgroup(struct container *c)
         char pid[16];
 
         snprintf(pid, sizeof(pid), "%d", c->pid);
+        say("move the container into its cgroup: cgroup.procs = %s", pid);
         for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++)
                 if (cgroup_write(c, i, "cgroup.procs", pid) < 0)
                         die_errno("cgroup: move pid %s into %s", pid, c->cgroup[i]);

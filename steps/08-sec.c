@@ -767,8 +767,8 @@ static void install_seccomp(void)
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)))
                 die("seccomp: cannot add a rule for ioctl");
-        /* No set-user-ID or set-group-ID files: with the next step's no_new_privs they would
-         * not raise privileges in here, but they would on the host if the files leak. */
+        /* No set-user-ID or set-group-ID files: with no_new_privs they would not raise
+         * privileges in here, but they would on the host if the files got out. */
         deny_flag(ctx, "chmod", 1, S_ISUID);
         deny_flag(ctx, "chmod", 1, S_ISGID);
         deny_flag(ctx, "fchmod", 1, S_ISUID);
@@ -777,8 +777,9 @@ static void install_seccomp(void)
         deny_flag(ctx, "fchmodat", 2, S_ISGID);
         deny_flag(ctx, "fchmodat2", 2, S_ISUID);
         deny_flag(ctx, "fchmodat2", 2, S_ISGID);
-        if (seccomp_load(ctx) < 0)
-                die("seccomp_load failed");
+        errno = -seccomp_load(ctx); /* libseccomp returns -errno */
+        if (errno)
+                die_errno("seccomp_load");
         seccomp_release(ctx);
 }
 
@@ -969,9 +970,9 @@ static void remove_cgroup(void)
         }
 }
 
-/* Make cntlab/<PID> and set its limits, before the container exists, so that it runs
- * nothing outside of them: v2 under /sys/fs/cgroup, v1 under our own cgroup in each
- * controller's hierarchy. */
+/* Make cntlab/<PID> and set its limits before the container exists: v2 under
+ * /sys/fs/cgroup, v1 under our own cgroup in each controller's hierarchy. The container
+ * joins it during the handshake, before it mounts anything or runs COMMAND. */
 static void create_cgroup(struct container *c)
 {
         struct statfs fs;
@@ -1011,6 +1012,7 @@ static void create_cgroup(struct container *c)
         cgroup_set(c, MEMORY, c->cgroup_v2 ? "memory.max" : "memory.limit_in_bytes", value);
         /* No swap either, or the limit would only move the memory to disk. The file is
          * missing when the kernel does not account swap: then there is nothing to limit. */
+        say("no swap beyond the memory limit, where the kernel accounts swap");
         if (cgroup_write(c, MEMORY,
                          c->cgroup_v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
                          c->cgroup_v2 ? "0" : value) < 0 &&
@@ -1119,6 +1121,7 @@ static void join_cgroup(struct container *c)
         char pid[16];
 
         snprintf(pid, sizeof(pid), "%d", c->pid);
+        say("move the container into its cgroup: cgroup.procs = %s", pid);
         for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++)
                 if (cgroup_write(c, i, "cgroup.procs", pid) < 0)
                         die_errno("cgroup: move pid %s into %s", pid, c->cgroup[i]);
