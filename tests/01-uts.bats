@@ -7,6 +7,13 @@ load helpers
 setup() { step_setup 01-uts; }
 teardown() { step_teardown; }
 
+
+# --- the lifecycle: signals, a killed program, a failed setup
+@test "01-uts: SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
+@test "01-uts: SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
+@test "01-uts: SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
+@test "01-uts: the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
+
 # --- the hostname (01-uts)
 @test "01-uts: the container has the hostname given with -n" { check_own_hostname; }
 @test "01-uts: renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }

@@ -22,6 +22,14 @@ teardown() { step_teardown; }
 @test "02-mnt: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "02-mnt: with -o the rootfs directory is never changed" { check_overlay; }
 
+
+# --- the lifecycle: signals, a killed program, a failed setup
+@test "02-mnt: SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
+@test "02-mnt: SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
+@test "02-mnt: SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
+@test "02-mnt: the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
+@test "02-mnt: a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
+
 # --- the hostname (01-uts)
 @test "02-mnt: the container has the hostname given with -n" { check_own_hostname; }
 @test "02-mnt: renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }

@@ -28,6 +28,14 @@ teardown() { step_teardown; }
 @test "03-pid: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "03-pid: with -o the rootfs directory is never changed" { check_overlay; }
 
+
+# --- the lifecycle: signals, a killed program, a failed setup
+@test "03-pid: SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
+@test "03-pid: SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
+@test "03-pid: SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
+@test "03-pid: the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
+@test "03-pid: a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
+
 # --- the hostname (01-uts)
 @test "03-pid: the container has the hostname given with -n" { check_own_hostname; }
 @test "03-pid: renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }

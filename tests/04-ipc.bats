@@ -34,6 +34,14 @@ teardown() { step_teardown; }
 @test "04-ipc: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "04-ipc: with -o the rootfs directory is never changed" { check_overlay; }
 
+
+# --- the lifecycle: signals, a killed program, a failed setup
+@test "04-ipc: SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
+@test "04-ipc: SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
+@test "04-ipc: SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
+@test "04-ipc: the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
+@test "04-ipc: a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
+
 # --- the hostname (01-uts)
 @test "04-ipc: the container has the hostname given with -n" { check_own_hostname; }
 @test "04-ipc: renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }

@@ -71,6 +71,9 @@ step_setup() {
 		fail "$STEP: there is no root filesystem at $ROOTFS (it has no bin/sh)." \
 			"Run make rootfs, or point ROOTFS= at one."
 	fi
+	# From 05 on root inside is uid 100000 on the host: bind sources under bats's
+	# run directory (mode 700) must be reachable by it.
+	((STEP_NO < 5)) || let_container_root_in
 	leak_baseline
 }
 
@@ -1194,6 +1197,79 @@ check_nothing_left_behind() {
 		flunk "$STEP: the container should have run and printed its hostname, cntlab-leaks."
 	fi
 	check_nothing_leaked "once the container exited"
+}
+
+# ---------------------------------------------------------------- programs in the background
+
+# let_container_root_in: the setup() of steps 05 and later calls this after step_setup.
+# From 05-user on, root inside is uid 100000 on the host, and it is the container that
+# bind-mounts a -b SRC: SRC must be reachable by uid 100000. Under BATS_TEST_TMPDIR it
+# is not, since bats makes its run directory mode 700: let others through it (search
+# only, they cannot list it).
+let_container_root_in() {
+	chmod o+x "$BATS_RUN_TMPDIR"
+}
+
+# cnt_background ARG...: start this step's container with ARGs in the background,
+# stdout and stderr to files. Sets BG (the shell's $! for it), SUP (the program's
+# PID, the supervisor: cnt<SUP> is its veth) and BG_OUT, BG_ERR, BG_RAN. Whatever
+# happens to the test, teardown kills what is left of it.
+cnt_background() {
+	rootfs_args
+	local before deadline
+	BG_OUT=$(mktemp "$BATS_TEST_TMPDIR/bg.XXXXXX")
+	BG_ERR=$BG_OUT.stderr
+	BG_RAN="$(printf '%q ' "$CNT" "${ROOTFS_ARGS[@]}" "$@")  (in the background)"
+	before=$(wc -l <"$SUPERVISORS_FILE")
+	cnt "${ROOTFS_ARGS[@]}" "$@" >"$BG_OUT" 2>"$BG_ERR" &
+	BG=$!
+	at_teardown end_background "$BG"
+	deadline=$((SECONDS + 10))
+	SUP=
+	while [[ -z $SUP ]] && ((SECONDS <= deadline)); do
+		SUP=$(sed -n "$((before + 1))p" "$SUPERVISORS_FILE")
+		[[ -n $SUP ]] || sleep 0.05
+	done
+	[[ -n $SUP ]] || fail "$STEP: the program did not start within 10 s ($BG_RAN)."
+}
+
+# end_background BG: end what is left of a background run. SIGTERM first, so
+# that the program can clean up after its container (from 07-cgroups on, only
+# a living program removes its cgroup); SIGKILL what is still there 5 s later.
+# Returns the run's exit status.
+end_background() {
+	local p i
+	if kill -0 "$1" 2>/dev/null; then
+		for p in $(descendants "$1"); do
+			if grep -qx "$p" "$SUPERVISORS_FILE"; then kill -TERM "$p"; fi
+		done
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$1" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	kill_tree "$1"
+	wait "$1" 2>/dev/null
+}
+
+# bg_wait: wait for the background run to end (the timeout in cnt bounds this),
+# then set status, output and stderr as run_in does.
+bg_wait() {
+	local st=0
+	wait "$BG" 2>/dev/null || st=$? # no "Killed" notice from the shell
+	bg_show "$st"
+}
+
+# bg_show [STATUS]: make flunk show the background run: its command line, what
+# it printed so far, and STATUS (default: still running).
+# shellcheck disable=SC2034 # RAN is read by flunk (helpers.bash)
+bg_show() {
+	RAN=$BG_RAN
+	status=${1:-"(still running)"}
+	output=$(cat "$BG_OUT" 2>/dev/null) || true
+	stderr=$(cat "$BG_ERR" 2>/dev/null) || true
+	split_lines lines "$output"
+	split_lines stderr_lines "$stderr"
 }
 
 # The checks of later steps live in files of their own, one per group of steps.

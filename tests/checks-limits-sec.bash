@@ -1,0 +1,757 @@
+# shellcheck shell=bash
+# The variables the runners set (status, output, lines, BG_*) live in helpers.bash.
+# shellcheck disable=SC2154,SC2034
+#
+# checks-limits-sec.bash - the checks of 07-cgroups (limits) and 08-sec (least
+# privilege), and the lifecycle checks that every step runs: what a signal to
+# the program, its death, or a setup that fails half-way leave behind, and the
+# exit status on each of those paths. Loaded by helpers.bash.
+#
+# A lifecycle check adapts to the step it tests: no rootfs before 02-mnt, no
+# veth before 06-net, no cgroup before 07-cgroups.
+
+# ---------------------------------------------------------------- the program in the background
+
+# wait_for_command COMM: wait (at most 10 s) until a process named COMM runs
+# below the program, the sign that the container is set up; FIRST is its PID.
+wait_for_command() {
+	local deadline=$((SECONDS + 10)) p why="waited 10 s"
+	FIRST=
+	while ((SECONDS <= deadline)); do
+		for p in $(descendants "$SUP"); do
+			if [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$1" ]]; then
+				FIRST=$p
+				return 0
+			fi
+		done
+		if gone "$SUP"; then
+			why="the program ended first"
+			break
+		fi
+		sleep 0.1
+	done
+	kill_tree "$BG"
+	bg_wait
+	flunk "$STEP: the container's COMMAND ($1) never showed up as a process below the program ($why)."
+}
+
+now_ms() {
+	local us=${EPOCHREALTIME//[!0-9]/}
+	echo $((us / 1000))
+}
+
+# gone PID: PID has exited. A zombie counts as gone: it runs nothing, and the
+# init of some hosts reaps orphaned zombies late.
+gone() {
+	local line rest
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
+	rest=${line##*) }
+	[[ ${rest%% *} == Z ]]
+}
+
+# wait_gone MS PID...: wait at most MS milliseconds until every PID is gone.
+# Prints "PID (comm)" for each one still there, and fails, if some stay.
+wait_gone() {
+	local deadline=$(($(now_ms) + $1)) p
+	local -a left
+	shift
+	while :; do
+		left=()
+		for p in "$@"; do
+			gone "$p" || left+=("$p ($(cat "/proc/$p/comm" 2>/dev/null))")
+		done
+		if ((${#left[@]} == 0)); then return 0; fi
+		if (($(now_ms) >= deadline)); then break; fi
+		sleep 0.05
+	done
+	echo "${left[*]}"
+	return 1
+}
+
+# wait_link_gone SECONDS NAME: wait until the network interface NAME is gone.
+wait_link_gone() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	while [[ -e /sys/class/net/$2 ]]; do
+		if (($(now_ms) >= deadline)); then return 1; fi
+		sleep 0.05
+	done
+}
+
+# ---------------------------------------------------------------- cgroups on the host
+
+cgroup_v2() {
+	[[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]
+}
+
+# cgroup_dir PID CONTROLLER: where the contract puts the cgroup cntlab/PID of
+# the running program PID for CONTROLLER (memory, pids or cpu). On a pure v2
+# host that is /sys/fs/cgroup/cntlab/PID; on a v1 or hybrid host it is below
+# the program's own cgroup in that controller's hierarchy (e.g. cpu,cpuacct).
+cgroup_dir() {
+	local pid=$1 controller=$2 own mountpoint
+	if cgroup_v2; then
+		echo "/sys/fs/cgroup/cntlab/$pid"
+		return
+	fi
+	own=$(awk -F: -v c="$controller" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) { print $3; exit } }' "/proc/$pid/cgroup")
+	mountpoint=$(awk -v c="$controller" '{
+		split($0, halves, " - "); split(halves[2], right, " ")
+		if (right[1] != "cgroup") next
+		n = split(right[3], opts, ",")
+		for (i = 1; i <= n; i++) if (opts[i] == c) { print $5; exit }
+	}' /proc/self/mountinfo)
+	echo "$mountpoint${own%/}/cntlab/$pid"
+}
+
+# cgroup_dirs PID: every directory of cntlab/PID, one a line (one on v2, three on v1).
+cgroup_dirs() {
+	if cgroup_v2; then
+		cgroup_dir "$1" memory
+	else
+		cgroup_dir "$1" memory
+		cgroup_dir "$1" pids
+		cgroup_dir "$1" cpu
+	fi
+}
+
+# cgroup_dirs_anywhere PID: the directories named cntlab/PID wherever they are.
+cgroup_dirs_anywhere() {
+	find /sys/fs/cgroup -maxdepth 7 -type d -path "*/cntlab/$1" 2>/dev/null || true
+}
+
+# The files the limits are written to, on v2 and on v1.
+memory_limit_file() { if cgroup_v2; then echo memory.max; else echo memory.limit_in_bytes; fi; }
+cpu_limit_file() { if cgroup_v2; then echo cpu.max; else echo cpu.cfs_quota_us; fi; }
+
+# ---------------------------------------------------------------- 07-cgroups: limits
+
+check_cgroup_ns_root() {
+	run_in cat /proc/self/cgroup
+	expect_ran "cat /proc/self/cgroup"
+	local line bad=()
+	for line in "${lines[@]}"; do
+		[[ $line == *:/ ]] || bad+=("  $line")
+	done
+	if ((${#lines[@]} == 0)); then
+		flunk "$STEP: /proc/self/cgroup inside should list the container's cgroups; it is empty."
+	fi
+	if ((${#bad[@]} > 0)); then
+		flunk "$STEP: inside, every line of /proc/self/cgroup should end in ':/': the container's own cgroup is the" \
+			"  root of what it sees. These lines show the host's cgroup paths:" "${bad[@]}" \
+			"  The container needs its own cgroup namespace (cgroup_namespaces(7), 07-cgroups), made after it joined its" \
+			"  cgroup: the namespace's root is the cgroup the process is in when it calls unshare(CLONE_NEWCGROUP)."
+	fi
+}
+
+check_cgroup_dir_lifecycle() {
+	local d
+	local -a dirs missing=() not_in=() left=()
+	cnt_background sleep 1000
+	wait_for_command sleep
+	mapfile -t dirs < <(cgroup_dirs "$SUP")
+	for d in "${dirs[@]}"; do
+		if [[ ! -d $d ]]; then
+			missing+=("  $d")
+		elif ! grep -qx "$FIRST" "$d/cgroup.procs"; then
+			not_in+=("  $d/cgroup.procs")
+		fi
+	done
+	kill -KILL "$FIRST"
+	bg_wait
+	for d in "${dirs[@]}"; do
+		if [[ -d $d ]]; then left+=("  $d"); fi
+	done
+	if ((${#missing[@]} > 0)); then
+		local elsewhere
+		elsewhere=$(cgroup_dirs_anywhere "$SUP")
+		flunk "$STEP: while the container runs, its cgroup cntlab/<PID> ($SUP, the program's PID) should exist;" \
+			"  these directories are missing:" "${missing[@]}" \
+			"  found instead: ${elsewhere:-none}" \
+			"  On a pure cgroup v2 host it is /sys/fs/cgroup/cntlab/<PID>; on a v1 or hybrid host it is below the" \
+			"  program's own cgroup (from /proc/self/cgroup) in each of the memory, pids and cpu hierarchies (07-cgroups)."
+	fi
+	if ((${#not_in[@]} > 0)); then
+		flunk "$STEP: the container's first process (sleep, PID $FIRST on the host) should be in its cgroup;" \
+			"  it is not listed in:" "${not_in[@]}" \
+			"  The supervisor moves it there by writing its PID to cgroup.procs (cgroups(7), 07-cgroups), before it runs COMMAND."
+	fi
+	if ((${#left[@]} > 0)); then
+		flunk "$STEP: when the program returns, its cgroup should be gone; these directories are left:" "${left[@]}" \
+			"  After the container has been reaped, rmdir cntlab/<PID> (in each hierarchy on v1); the kernel may answer" \
+			"  EBUSY for a moment after the last task exits, so try again for a while (07-cgroups)."
+	fi
+}
+
+check_default_limits() {
+	local memory pids cpu
+	cnt_background sleep 1000
+	wait_for_command sleep
+	memory=$(cat "$(cgroup_dir "$SUP" memory)/$(memory_limit_file)" 2>&1) || true
+	pids=$(cat "$(cgroup_dir "$SUP" pids)/pids.max" 2>&1) || true
+	cpu=$(cat "$(cgroup_dir "$SUP" cpu)/$(cpu_limit_file)" 2>&1) || true
+	kill -KILL "$FIRST"
+	bg_wait
+	if [[ $memory != 268435456 ]]; then
+		flunk "$STEP: without -m the memory limit should be 256M: $(memory_limit_file) of the container's cgroup" \
+			"  should hold 268435456; it holds '$memory' (07-cgroups)."
+	fi
+	if [[ $pids != 64 ]]; then
+		flunk "$STEP: without -p the container may have 64 tasks: pids.max of its cgroup should hold 64;" \
+			"  it holds '$pids' (07-cgroups)."
+	fi
+	if [[ $cpu != -1 && $cpu != "max 100000" ]]; then
+		flunk "$STEP: without -c the CPU time should not be limited: $(cpu_limit_file) should hold" \
+			"  $(if cgroup_v2; then echo "'max 100000'"; else echo -1; fi), the kernel's default; it holds '$cpu' (07-cgroups)."
+	fi
+}
+
+check_pids_limit() {
+	# The loop runs in a subshell: busybox sh exits when fork fails. Then PID 1
+	# counts the container's processes with shell built-ins only: at the limit,
+	# even ls could not start.
+	# shellcheck disable=SC2016 # $i, $n and $p are for the sh inside
+	local script='(i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i + 1)); done)'
+	# shellcheck disable=SC2016
+	script+='; n=0; for p in /proc/[0-9]*; do n=$((n + 1)); done; echo $n'
+	run_in --pids 20 sh -c "$script"
+	expect_ran "a loop starting 40 background sleeps, then counting the processes in /proc"
+	if [[ ! $output =~ ^[0-9]+$ ]]; then
+		flunk "$STEP: the container should have printed how many processes it has; it printed '$output'."
+	fi
+	if ((output > 20)); then
+		flunk "$STEP: with --pids 20 the container may have at most 20 tasks at once, but a loop starting 40 background" \
+			"  sleeps got $output processes running. Write the limit to pids.max of the container's cgroup, and put the" \
+			"  container in that cgroup (cgroup.procs) before it runs COMMAND (07-cgroups)."
+	fi
+	if ((output < 10)); then
+		flunk "$STEP: with --pids 20 the container should reach about 20 tasks before fork fails; it had only $output."
+	fi
+}
+
+check_memory_limit_kills() {
+	# ulimit -v is a safety net for the host: without a working limit, tail stops
+	# at 128M (out of address space, status 1) instead of eating the host's memory.
+	run_in --memory 32M sh -c 'ulimit -v 131072; exec tail /dev/zero'
+	if ((status == 137)); then return 0; fi
+	if [[ $stderr == *"out of memory"* || $stderr == *"Cannot allocate"* ]]; then
+		flunk "$STEP: with --memory 32M, tail /dev/zero (which keeps all it reads) should be killed by the kernel's OOM" \
+			"  killer at 32M, and the program return 137 (128+SIGKILL). Instead tail grew to 128M, the limit the test set" \
+			"  with ulimit -v as a safety net: the 32M did not apply. Write it to $(memory_limit_file) of the container's" \
+			"  cgroup (and the swap limit too), and put the container in that cgroup (07-cgroups)."
+	fi
+	flunk "$STEP: with --memory 32M, tail /dev/zero should be killed by the OOM killer, and the program return 137" \
+		"  (128+SIGKILL); it returned $status (07-cgroups)."
+}
+
+check_cpu_limit() {
+	# A busy loop runs for 2 s of wall-clock time; then PID 1 reads its CPU time.
+	# shellcheck disable=SC2016 # $! and $s are for the sh inside
+	local script='sh -c "while :; do :; done" & sleep 2; read -r s </proc/$!/stat; echo "$s"; kill $!'
+	local -a f
+	local tck ticks ms
+	run_in --cpus 0.2 sh -c "$script"
+	expect_ran "a busy loop for 2 s, then reading its /proc/PID/stat"
+	read -ra f <<<"${output##*) }" # the fields after "PID (comm) ": state is f[0], utime f[11], stime f[12]
+	if [[ ! ${f[11]-} =~ ^[0-9]+$ || ! ${f[12]-} =~ ^[0-9]+$ ]]; then
+		flunk "$STEP: the container should have printed the busy loop's /proc/PID/stat line; it printed '$output'."
+	fi
+	tck=$(getconf CLK_TCK 2>/dev/null) || tck=100
+	ticks=$((f[11] + f[12]))
+	ms=$((ticks * 1000 / tck))
+	if ((ms > 600)); then
+		flunk "$STEP: with --cpus 0.2 a busy loop running for 2 s should get about 0.4 s of CPU time (20 ms in every" \
+			"  100 ms period), at most 0.6 s; it got $ms ms. Write the quota to the container's cgroup: cpu.cfs_period_us" \
+			"  100000 and cpu.cfs_quota_us 20000 on v1, cpu.max '20000 100000' on v2, and put the container in it (07-cgroups)."
+	fi
+}
+
+check_bad_limits() {
+	local -a cases=("--memory abc" "--memory 0" "--pids 0" "--pids ten" "--cpus -1" "--cpus 0" "--cpus half")
+	local c opt value
+	for c in "${cases[@]}"; do
+		read -r opt value <<<"$c"
+		run_in -v "$opt" "$value" true
+		if ((status != 125)); then
+			flunk "$STEP: '$opt $value' is not a valid value: the program should refuse it and exit 125; it exited $status."
+		fi
+		if ((${#stderr_lines[@]} != 1)) || [[ ${stderr_lines[0]} == "=> "* ]]; then
+			flunk "$STEP: '$opt $value' should be refused before anything is created, with one line on stderr" \
+				"  'NN-name: what: why'. With -v, the program narrated setup actions before the error (or printed more than" \
+				"  one line): check every option's value while parsing the options, before creating a cgroup or a namespace."
+		fi
+		if [[ ${stderr_lines[0]} != *"$value"* || ${stderr_lines[0]} != *"${opt#--}"* ]]; then
+			flunk "$STEP: the error for '$opt $value' should name the option and quote the bad value, e.g." \
+				"  $STEP: invalid $opt '$value': expected ..." \
+				"  It reads: ${stderr_lines[0]}"
+		fi
+	done
+	check_nothing_leaked "after the refused values"
+}
+
+check_kernel_rejected_limit() {
+	local found
+	run_in --cpus 0.001 true
+	expect_setup_error "--cpus 0.001 (a quota of 100 µs per 100 ms period, which the kernel refuses: its minimum is 1 ms)"
+	if [[ $stderr != *"Invalid argument"* ]]; then
+		flunk "$STEP: the error for --cpus 0.001 should pass on the kernel's answer to the write of $(cpu_limit_file)," \
+			"  'Invalid argument' (EINVAL), e.g. '$STEP: cgroup: write 100 to cpu.cfs_quota_us: Invalid argument'."
+	fi
+	found=$(cnt_cgroups)
+	if [[ -n $found ]]; then
+		while read -r found; do rmdir "$found" 2>/dev/null || true; done <<<"$found"
+		flunk "$STEP: after the kernel refused the CPU limit, the cgroup the program had made should be gone; it was left" \
+			"  (the test removed it). A setup that fails half-way must remove what it made: rmdir cntlab/<PID> on every" \
+			"  way out, e.g. from an atexit() handler (07-cgroups)."
+	fi
+	check_nothing_leaked "after the refused CPU limit"
+}
+
+# ---------------------------------------------------------------- 08-sec: least privilege
+
+DOCKER_CAPS=00000000a80425fb # chown dac_override fowner fsetid kill setgid setuid setpcap net_bind_service net_raw sys_chroot mknod audit_write setfcap
+CAP_NAMES=(chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap linux_immutable
+	net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner sys_module sys_rawio sys_chroot
+	sys_ptrace sys_pacct sys_admin sys_boot sys_nice sys_resource sys_time sys_tty_config mknod lease
+	audit_write audit_control setfcap mac_override mac_admin syslog wake_alarm block_suspend audit_read
+	perfmon bpf checkpoint_restore)
+
+# cap_names NUMBER: the names of the capabilities whose bits are set in NUMBER.
+cap_names() {
+	local i out=()
+	for ((i = 0; i < 63; i++)); do
+		if ((($1 >> i) & 1)); then out+=("cap_${CAP_NAMES[i]:-$i}"); fi
+	done
+	echo "${out[*]:-none}"
+}
+
+# status_fields: run cat /proc/self/status in the container; FIELD[name] is each line's value.
+status_fields() {
+	run_in cat /proc/self/status
+	expect_ran "cat /proc/self/status"
+	FIELD=()
+	local line value
+	for line in "${lines[@]}"; do
+		[[ $line == *:* ]] || continue
+		read -r value <<<"${line#*:}" # without the blanks around it
+		FIELD[${line%%:*}]=$value
+	done
+}
+
+check_docker_capabilities() {
+	local -A FIELD
+	local set value want=$((16#$DOCKER_CAPS))
+	local -a bad=()
+	status_fields
+	for set in CapBnd CapPrm CapEff; do
+		value=${FIELD[$set]-}
+		if [[ ! $value =~ ^[0-9a-f]{16}$ ]]; then
+			bad+=("  $set: '$value' (no such line)")
+		elif [[ $value != "$DOCKER_CAPS" ]]; then
+			bad+=("  $set is $value: extra $(cap_names $((16#$value & ~want))); missing $(cap_names $((want & ~16#$value)))")
+		fi
+	done
+	for set in CapInh CapAmb; do
+		value=${FIELD[$set]-}
+		if [[ $value != 0000000000000000 ]]; then
+			bad+=("  $set should be 0000000000000000; it is '$value'$([[ $value =~ ^[0-9a-f]{16}$ ]] && echo ": $(cap_names $((16#$value)))")")
+		fi
+	done
+	if ((${#bad[@]} > 0)); then
+		flunk "$STEP: inside, the bounding, permitted and effective sets should be $DOCKER_CAPS, Docker's 14 default" \
+			"  capabilities ($(cap_names "$want")), and the inheritable and ambient sets empty:" "${bad[@]}" \
+			"  Drop every other capability from the bounding set (PR_CAPBSET_DROP, so no execve can bring it back), set" \
+			"  permitted and effective to the 14, clear the ambient set (capabilities(7), 08-sec)."
+	fi
+}
+
+check_no_new_privs_and_seccomp() {
+	local -A FIELD
+	status_fields
+	if [[ ${FIELD[NoNewPrivs]-} != 1 ]]; then
+		flunk "$STEP: /proc/self/status inside should say NoNewPrivs: 1; it says '${FIELD[NoNewPrivs]-no such line}'." \
+			"  prctl(PR_SET_NO_NEW_PRIVS, 1) before execve: then no set-user-ID file or file capability can raise" \
+			"  privileges, and the kernel lets the container load a seccomp filter (08-sec)."
+	fi
+	if [[ ${FIELD[Seccomp]-} != 2 ]]; then
+		flunk "$STEP: /proc/self/status inside should say Seccomp: 2 (a filter is loaded); it says '${FIELD[Seccomp]-no such line}'." \
+			"  Load a seccomp filter (seccomp(2), e.g. with libseccomp: seccomp_init, seccomp_rule_add, seccomp_load) as" \
+			"  the last step before execve (08-sec)."
+	fi
+}
+
+check_full_capabilities() {
+	local -A FIELD
+	local host inside
+	host=$(awk '$1 == "CapBnd:" { print $2 }' "/proc/$BASHPID/status")
+	status_fields
+	inside=${FIELD[CapBnd]-}
+	if [[ ! $inside =~ ^[0-9a-f]{16}$ ]] || (((16#$host & ~16#$inside) != 0)) ||
+		[[ ${FIELD[NoNewPrivs]-} != 0 || ${FIELD[Seccomp]-} != 0 ]]; then
+		flunk "$STEP: negative control: least privilege comes in 08-sec, so root inside this step's container still has" \
+			"  every capability of the host's bounding set ($host; a new user namespace gives the full set of the kernel)" \
+			"  and neither no_new_privs nor seccomp: /proc/self/status says CapBnd: ${inside:-?}" \
+			"  (missing: $([[ $inside =~ ^[0-9a-f]{16}$ ]] && cap_names $((16#$host & ~16#$inside)))), NoNewPrivs: ${FIELD[NoNewPrivs]-?}," \
+			"  Seccomp: ${FIELD[Seccomp]-?}; they should be 0."
+	fi
+}
+
+check_sethostname_denied() {
+	run_in -n cntlab-sec sh -c 'hostname cntlab-changed; hostname'
+	expect_ran "hostname cntlab-changed; hostname"
+	if [[ $output != cntlab-sec || $stderr != *"Operation not permitted"* ]]; then
+		flunk "$STEP: hostname cntlab-changed inside should fail with 'Operation not permitted' (EPERM) and the name stay" \
+			"  cntlab-sec; the name is now '$output'. sethostname(2) needs CAP_SYS_ADMIN, which is not among Docker's" \
+			"  14 capabilities: drop it (08-sec)."
+	fi
+}
+
+check_unshare_denied() {
+	run_in unshare -U true
+	if ((status == 0)) || [[ $stderr != *"Operation not permitted"* ]]; then
+		flunk "$STEP: unshare -U inside should fail with 'Operation not permitted' (EPERM). A user namespace needs no" \
+			"  capability at all, so only the seccomp filter can stop it: answer EPERM to unshare(2), setns(2) and clone(2)" \
+			"  with a CLONE_NEW* flag (08-sec)."
+	fi
+}
+
+check_mount_denied() {
+	run_in mount -t tmpfs cntlab /tmp
+	# busybox's mount says "permission denied (are you root?)" for EPERM.
+	if ((status == 0)) || [[ $stderr != *"Operation not permitted"* && ${stderr,,} != *"permission denied"* ]]; then
+		flunk "$STEP: mount -t tmpfs inside should fail with 'Operation not permitted' (EPERM; busybox says 'permission" \
+			"  denied (are you root?)'). mount(2) needs CAP_SYS_ADMIN, which is dropped, and the seccomp filter denies" \
+			"  mount and the new mount API (fsopen, fsmount, move_mount, ...) as a second line of defence (08-sec)."
+	fi
+}
+
+check_setuid_chmod_denied() {
+	run_in -o sh -c 'touch /tmp/cntlab-f && chmod 644 /tmp/cntlab-f && echo plain-chmod-works
+		chmod u+s /tmp/cntlab-f || echo setuid-refused
+		chmod g+s /tmp/cntlab-f || echo setgid-refused'
+	expect_ran "touch and chmod in /tmp (with -o)"
+	if [[ ${lines[0]-} != plain-chmod-works ]]; then
+		flunk "$STEP: an ordinary chmod 644 inside should still work; it did not."
+	fi
+	if [[ ${lines[*]} != *setuid-refused*setgid-refused* || $stderr != *"Operation not permitted"* ]]; then
+		flunk "$STEP: chmod u+s and chmod g+s inside should fail with 'Operation not permitted' (EPERM): a set-user-ID" \
+			"  file made in a container works as one on the host if it ever gets there. The seccomp filter should deny" \
+			"  chmod, fchmod and fchmodat (and fchmodat2) when the mode has S_ISUID or S_ISGID (08-sec)."
+	fi
+}
+
+check_proc_masked() {
+	# shellcheck disable=SC2016 # $f is for the sh inside
+	local script='for f in kcore keys timer_list sched_debug latency_stats; do
+		if [ -e /proc/$f ]; then echo "$f $(head -c 1 /proc/$f 2>/dev/null | wc -c)"; fi; done
+		for d in acpi scsi; do if [ -d /proc/$d ]; then echo "$d/ $(ls -A /proc/$d | wc -l)"; fi; done
+		echo --; cat /proc/self/mountinfo'
+	local line name count seen=0 mounts
+	local -a bad=()
+	run_in sh -c "$script"
+	expect_ran "reading the sensitive files of /proc"
+	if [[ " ${lines[*]} " != *" -- "* ]]; then
+		flunk "$STEP: the container should have listed the sensitive files of /proc and its mount table; it did not."
+	fi
+	mounts=" $(sed '1,/^--$/d' <<<"$output" | awk '{ printf "%s ", $5 }')"
+	for line in "${lines[@]}"; do
+		[[ $line != -- ]] || break
+		read -r name count <<<"$line"
+		seen=$((seen + 1))
+		if [[ $count != 0 ]]; then
+			bad+=("  /proc/$name shows the host's data (read $count bytes or entries)")
+		elif [[ $mounts != *" /proc/${name%/} "* ]]; then
+			bad+=("  /proc/$name is not masked: nothing is mounted over it")
+		fi
+	done
+	if [[ -e /proc/kcore ]] && [[ " ${lines[*]} " != *" kcore "* ]]; then
+		bad+=("  /proc/kcore is missing inside, but the host has it: mask it, don't remove it")
+	fi
+	if ((${#bad[@]} > 0)); then
+		flunk "$STEP: the files of /proc that show the host's kernel memory, keys and timers should yield nothing:" "${bad[@]}" \
+			"  Mask each that exists: bind-mount /dev/null over kcore, keys, timer_list, sched_debug, latency_stats, and an" \
+			"  empty read-only tmpfs over the directories acpi and scsi, as runc does (08-sec)."
+	fi
+	if ((seen == 0)); then
+		flunk "$STEP: this kernel has none of /proc/kcore, keys, timer_list, sched_debug, latency_stats inside:" \
+			"  nothing to check. (The host has: $(find /proc -maxdepth 1 -regex '/proc/\(kcore\|keys\|timer_list\|sched_debug\|latency_stats\)' -printf '%f '))"
+	fi
+}
+
+check_proc_sys_read_only() {
+	run_in -n cntlab-sec sh -c 'echo cntlab-changed >/proc/sys/kernel/hostname; hostname'
+	if [[ $output != cntlab-sec || $stderr != *"Read-only file system"* ]]; then
+		flunk "$STEP: writing /proc/sys/kernel/hostname inside should fail with 'Read-only file system' (EROFS)." \
+			"  /proc/sys reaches the kernel's settings, many of them the host's: bind-mount it onto itself and remount" \
+			"  the bind read-only (MS_REMOUNT|MS_BIND|MS_RDONLY), with /proc/sysrq-trigger, /proc/irq, /proc/bus and" \
+			"  /proc/fs (08-sec)."
+	fi
+}
+
+check_sys_read_only() {
+	local host_firmware
+	host_firmware=$(find /sys/firmware -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null) || true
+	run_in sh -c 'touch /sys/cntlab-test; touch /sys/firmware/cntlab-test; ls -A /sys/firmware; echo end-of-list'
+	if [[ $(grep -c "Read-only file system" <<<"$stderr") -lt 2 ]]; then
+		flunk "$STEP: /sys and /sys/firmware should be read-only inside: touch /sys/cntlab-test and touch" \
+			"  /sys/firmware/cntlab-test should both fail with 'Read-only file system' (EROFS): mount sysfs with" \
+			"  MS_RDONLY (06-net), and /sys/firmware with a read-only tmpfs (08-sec)."
+	fi
+	if [[ $output != end-of-list ]]; then
+		flunk "$STEP: /sys/firmware inside should be empty (the host's has: ${host_firmware:-nothing}); it lists:" \
+			"  ${output//$'\n'/ }" \
+			"  It shows the host's firmware tables: cover it with an empty read-only tmpfs, as runc does (08-sec)."
+	fi
+}
+
+# check_concurrent_web_servers: 20 containers of this step at once, each
+# serving HTTP on port 80 (NET_BIND_SERVICE is one of Docker's 14), all
+# reachable from the host on addresses of their own; then all stopped at once.
+check_concurrent_web_servers() {
+	requires curl
+	local n=20 i url got addr deadline ended CNT_TIMEOUT=300
+	local -a bgs=() pids=() outs=() slots=() bad=() sts=() links=()
+	local script='trap "exit 0" TERM; mkdir -p /tmp/www; hostname >/tmp/www/index.html; httpd -f -p 80 -h /tmp/www & wait'
+	for ((i = 0; i < n; i++)); do
+		cnt_background -o -n "web-$i" sh -c "$script"
+		bgs+=("$BG") pids+=("$SUP") outs+=("$BG_ERR")
+	done
+	deadline=$((SECONDS + 60))
+	for ((i = 0; i < n; i++)); do
+		slots[i]=
+		while ((SECONDS <= deadline)); do
+			addr=$(ip -o -4 addr show dev "cnt${pids[i]}" 2>/dev/null | awk '{ print $4; exit }')
+			if [[ $addr =~ ^10\.200\.([0-9]+)\.1/30$ ]]; then
+				slots[i]=${BASH_REMATCH[1]}
+				break
+			fi
+			gone "${pids[i]}" && break
+			sleep 0.1
+		done
+		[[ -n ${slots[i]} ]] || bad+=("  container web-$i (program PID ${pids[i]}): no host end cnt${pids[i]} with 10.200.S.1/30; stderr: $(head -c 300 "${outs[i]}")")
+	done
+	if [[ -n ${slots[*]} ]] && [[ $(printf '%s\n' "${slots[@]}" | sed '/^$/d' | sort | uniq -d) != "" ]]; then
+		bad+=("  two containers share a slot: 10.200.S.0/30 for S in ${slots[*]}")
+	fi
+	for ((i = 0; i < n; i++)); do
+		[[ -n ${slots[i]} ]] || continue
+		url=http://10.200.${slots[i]}.2/
+		got=
+		while ((SECONDS <= deadline)); do
+			got=$(curl --noproxy '*' -fsS --max-time 3 "$url" 2>&1) && break
+			gone "${pids[i]}" && break
+			sleep 0.2
+		done
+		[[ $got == "web-$i" ]] || bad+=("  $url (container web-$i): '${got:0:200}'")
+	done
+	for ((i = 0; i < n; i++)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+	ended=1
+	wait_gone 20000 "${pids[@]}" >/dev/null || ended=0
+	for ((i = 0; i < n; i++)); do
+		kill_tree "${bgs[i]}"
+		sts[i]=0
+		wait "${bgs[i]}" || sts[i]=$?
+	done
+	for ((i = 0; i < n; i++)); do
+		wait_link_gone 3 "cnt${pids[i]}" || links+=("cnt${pids[i]}")
+	done
+	RAN=
+	if ((${#bad[@]} > 0)); then
+		flunk "$STEP: $n containers started at once should each serve HTTP on port 80 at its own 10.200.S.2, reachable" \
+			"  from the host (waited up to 60 s in all); these did not:" "${bad[@]}" \
+			"  Each needs a slot S of its own (06-net), and httpd binding port 80 needs CAP_NET_BIND_SERVICE, one of" \
+			"  Docker's 14 (08-sec)."
+	fi
+	for ((i = 0; i < n; i++)); do
+		if ((sts[i] != 0)); then ended=0; fi
+	done
+	if ((ended == 0)); then
+		flunk "$STEP: SIGTERM to each of the $n programs should end its container at once (sh, PID 1, traps TERM and" \
+			"  exits 0), so every program returns 0 within 20 s; their statuses: ${sts[*]}."
+	fi
+	if ((${#links[@]} > 0)); then
+		flunk "$STEP: 3 s after the $n containers ended, their host ends should be gone; these remain: ${links[*]}." \
+			"  The kernel removes a veth when the container's network namespace dies: something still holds it."
+	fi
+	check_nothing_leaked "after $n containers at once"
+}
+
+# ---------------------------------------------------------------- the lifecycle, every step
+
+# signal_ends_container SIG: SIG (TERM or INT) sent to the program while its
+# container runs sleep 1000 ends it within 4 s, and leaves nothing.
+signal_ends_container() {
+	local sig=$1 own t0 ms
+	own=$((128 + $(kill -l "$sig")))
+	cnt_background sleep 1000
+	wait_for_command sleep
+	t0=$(now_ms)
+	kill "-$sig" "$SUP"
+	if ! wait_gone 4000 "$SUP" >/dev/null; then
+		kill_tree "$BG"
+		bg_wait
+		flunk "$STEP: SIG$sig sent to the program (PID $SUP) while its container ran sleep 1000 should end it within" \
+			"  4 s; it was still running (the test killed it). The program passes SIGINT, SIGTERM, SIGHUP and SIGQUIT on" \
+			"  to the container, and SIGKILLs it if it still runs 3 s later: from 03-pid on, sleep is PID 1 and the" \
+			"  kernel gives PID 1 only the signals it has a handler for, so sleep ignores SIG$sig."
+	fi
+	ms=$(($(now_ms) - t0))
+	bg_wait
+	if ((STEP_NO < 3 && status != own)); then
+		flunk "$STEP: SIG$sig sent to the program should be passed on to the container, where it kills sleep (not PID 1" \
+			"  before 03-pid), so the program returns 128+$((own - 128)) = $own; it returned $status after $ms ms."
+	fi
+	if ((status != own && status != 137)); then
+		flunk "$STEP: after SIG$sig to the program the container should end, killed by SIG$sig ($own) or, if it ignores" \
+			"  it, by the SIGKILL 3 s later (137), and the program return that; it returned $status after $ms ms."
+	fi
+	check_nothing_leaked "after SIG$sig to the program"
+}
+
+check_sigterm_ends_container() { signal_ends_container TERM; }
+check_sigint_ends_container() { signal_ends_container INT; }
+
+check_sigkill_kills_container() {
+	local p left link=
+	local -a procs dirs=() remaining=() found=()
+	if ((STEP_NO >= 3)); then
+		cnt_background sh -c 'sleep 1000 & wait' # PID 1 and one more process
+	else
+		cnt_background sleep 1000
+	fi
+	wait_for_command sleep
+	mapfile -t procs < <(descendants "$SUP")
+	if ((STEP_NO >= 6)); then link=cnt$SUP; fi
+	if ((STEP_NO >= 7)); then mapfile -t dirs < <(cgroup_dirs "$SUP"); fi
+	kill -KILL "$SUP"
+	bg_wait
+	if ! left=$(wait_gone 2000 "${procs[@]}"); then
+		for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+		flunk "$STEP: when the program is killed by SIGKILL, its container must die with it within 2 s; these processes" \
+			"  of the container still ran: $left (the test killed them). SIGKILL cannot be caught, so the container has" \
+			"  to take care of it: its first process asks for prctl(PR_SET_PDEATHSIG, SIGKILL) (again after changing" \
+			"  its user IDs, 05-user), and from 03-pid on the kernel kills a PID namespace with its PID 1."
+	fi
+	if [[ -n $link ]] && ! wait_link_gone 3 "$link"; then
+		flunk "$STEP: 3 s after the program was killed by SIGKILL, the host end $link of its veth should be gone: the kernel" \
+			"  removes it when the container's network namespace dies. It is still there: something holds the namespace."
+	fi
+	for p in "${dirs[@]}"; do
+		if [[ -d $p ]]; then remaining+=("$p"); fi
+	done
+	if ((${#remaining[@]} > 0)); then
+		run_in true
+		expect_ran "true (the run after the killed one)"
+		for p in "${remaining[@]}"; do
+			if [[ -d $p ]]; then found+=("  $p"); fi
+		done
+		if ((${#found[@]} > 0)); then
+			flunk "$STEP: a program killed by SIGKILL cannot remove its cgroup, so the next run must: it should rmdir every" \
+				"  cntlab/<PID> whose program is gone (kill(PID, 0) fails with ESRCH; rmdir only removes an empty cgroup," \
+				"  so a living container's is safe). After the next run these are still there:" "${found[@]}" \
+				"  (07-cgroups)"
+		fi
+	fi
+	check_nothing_leaked "after SIGKILL to the program"
+}
+
+check_setup_failure_without_proc() {
+	if ((STEP_NO < 2)); then skip "$STEP has no root filesystem: it comes in 02-mnt"; fi
+	local copy before added
+	copy=$(mktemp -d /tmp/cntlab-noproc.XXXXXX) # not below BATS_TEST_TMPDIR: uid 100000 must reach it (05-user)
+	at_teardown rm -rf "$copy"
+	chmod 755 "$copy"
+	cp -a "$ROOTFS/." "$copy/"
+	rm -rf "${copy:?}/proc"
+	before=$(ls -A "$copy")
+	run_cnt -r "$copy" true
+	expect_setup_error "a rootfs without a /proc directory ($copy)"
+	if [[ $stderr != *proc* ]]; then
+		flunk "$STEP: the error for a rootfs without /proc should name what failed: mounting proc on /proc."
+	fi
+	added=$(lines_added "$before" "$(ls -A "$copy")")
+	if [[ -n $added ]]; then
+		flunk "$STEP: the failed setup changed the rootfs directory: it now has ${added//$'\n'/ }."
+	fi
+	check_nothing_leaked "after a setup that failed half-way (no /proc in the rootfs)"
+}
+
+check_address_taken() {
+	if ((STEP_NO < 6)); then skip "$STEP makes no veth: it comes in 06-net"; fi
+	rootfs_args
+	local pid ours
+	# shellcheck disable=SC2034 # RAN is for flunk
+	RAN="bash -c 'ip link add cnt\$\$ type veth peer name cnt\$\$x && exec $(printf '%q ' "$CNT" "${ROOTFS_ARGS[@]}") true'"
+	# A veth of the test's takes the name cnt<PID> before bash becomes the program.
+	# shellcheck disable=SC2016 # $$, $0 and $@ are for the bash that becomes the program
+	capture timeout -k 5 "$CNT_TIMEOUT" bash -c 'echo "$$" >>"$0" && ip link add "cnt$$" type veth peer name "cnt$$"x && exec "$@"' \
+		"$SUPERVISORS_FILE" "$CNT" "${ROOTFS_ARGS[@]}" true </dev/null 3>&- {LOCK_FD}>&-
+	pid=$(tail -n 1 "$SUPERVISORS_FILE")
+	at_teardown ip link del "cnt$pid"
+	ours=$(ip -o link show "cnt$pid" 2>/dev/null | grep -o "cnt$pid@cnt${pid}x" || true)
+	ip link del "cnt$pid" 2>/dev/null || true
+	expect_setup_error "a host end name cnt$pid that is already taken (by a veth pair of the test's)"
+	if [[ $stderr != *"File exists"* || $stderr != *"cnt$pid"* ]]; then
+		flunk "$STEP: the error should name the interface cnt$pid and pass on the kernel's answer, 'File exists' (EEXIST)," \
+			"  e.g. '$STEP: netlink RTM_NEWLINK veth cnt$pid: File exists'."
+	fi
+	if [[ -z $ours ]]; then
+		flunk "$STEP: the program removed or replaced the interface cnt$pid, which the test had made, not the program."
+	fi
+	check_nothing_leaked "after the veth could not be created"
+}
+
+check_exit_status_paths() {
+	rootfs_args
+	local sig=KILL want=137 file=/etc/passwd
+	if ((STEP_NO < 3)); then sig=USR1 want=138; fi
+
+	run_in sh -c 'exit 42'
+	if ((status != 42)); then
+		flunk "$STEP: sh -c 'exit 42' should give 42, COMMAND's own status (WEXITSTATUS); it gave $status."
+	fi
+	check_nothing_leaked "after COMMAND exited 42"
+
+	cnt_background sh -c 'sleep 1000 & trap "kill \$!; exit 7" TERM; wait'
+	wait_for_command sleep
+	kill -TERM "$SUP"
+	wait_gone 4000 "$SUP" >/dev/null || kill_tree "$BG"
+	bg_wait
+	if ((status != 7)); then
+		flunk "$STEP: SIGTERM to the program should be passed on to the container, whose sh traps it and exits 7;" \
+			"  the program should then return 7, COMMAND's own status; it returned $status. (143 means the program" \
+			"  itself was killed by SIGTERM: it must catch the signals it forwards, e.g. block them and sigwaitinfo.)"
+	fi
+	check_nothing_leaked "after SIGTERM to a COMMAND that traps it"
+
+	cnt_background sleep 1000
+	wait_for_command sleep
+	kill "-$sig" "$FIRST"
+	bg_wait
+	if ((status != want)); then
+		flunk "$STEP: COMMAND killed by SIG$sig from the host should give 128+$((want - 128)) = $want (WIFSIGNALED:" \
+			"  128 + WTERMSIG); it gave $status."
+	fi
+	check_nothing_leaked "after COMMAND was killed by SIG$sig"
+
+	run_in -n 'not a hostname' true
+	if ((status != 125)); then
+		flunk "$STEP: a bad -n NAME should give 125 (the container could not be set up); it gave $status."
+	fi
+
+	run_in cntlab-no-such-command
+	if ((status != 127)); then
+		flunk "$STEP: a COMMAND that does not exist should give 127; it gave $status."
+	fi
+	check_nothing_leaked "after a COMMAND that does not exist"
+
+	if ((STEP_NO < 2)); then
+		file=$BATS_TEST_TMPDIR/not-executable
+		printf '#!/bin/sh\necho ran\n' >"$file"
+		chmod 644 "$file"
+	fi
+	run_in "$file"
+	if ((status != 126)); then
+		flunk "$STEP: a COMMAND that cannot be executed ($file, mode 644) should give 126; it gave $status."
+	fi
+	check_nothing_leaked "after a COMMAND that cannot be executed"
+}
