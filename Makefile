@@ -35,7 +35,7 @@ SUDO :=
 else ifneq ($(shell command -v sudo 2>/dev/null),)
 SUDO := echo "cntlab: this needs root: running it with sudo" >&2; sudo
 else
-SUDO = $(error cntlab: this needs root, and sudo is not installed: run make as root)
+SUDO := { echo "cntlab: this needs root, and sudo is not installed: run make as root" >&2; exit 1; };
 endif
 
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
