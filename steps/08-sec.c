@@ -45,6 +45,7 @@
 #include <dirent.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
+#include <linux/sched.h>
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -834,7 +835,8 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
                 _exit(125);
         /* A cgroup namespace's root is the cgroup its creator is in at that moment
-         * (cgroup_namespaces(7)): the supervisor has moved us into ours, so now. */
+         * (cgroup_namespaces(7)). We were born in ours, but CLONE_NEWCGROUP in clone3
+         * would take the supervisor's cgroup as the root, so we unshare it now. */
         say("unshare the cgroup namespace: our cgroup becomes its /");
         if (unshare(CLONE_NEWCGROUP) < 0)
                 die_errno("unshare CLONE_NEWCGROUP");
@@ -965,18 +967,20 @@ static void remove_cgroup(void)
                 waitpid(c->pid, NULL, 0);
         }
         for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++) {
+                if (!c->cgroup_v2) /* in case we die inside it: see clone_into_cgroup() */
+                        cgroup_write(c, i, "../../tasks", "0");
                 for (int try = 0; try < 100 && rmdir(c->cgroup[i]) < 0 && errno == EBUSY; try++)
                         usleep(10000);
         }
 }
 
-/* Make cntlab/<PID> and set its limits before the container exists: v2 under
- * /sys/fs/cgroup, v1 under our own cgroup in each controller's hierarchy. The container
- * joins it during the handshake, before it mounts anything or runs COMMAND. */
+/* Make cntlab/<PID> before the container exists: v2 under /sys/fs/cgroup, v1 under our
+ * own cgroup in each controller's hierarchy. The container starts inside it: see
+ * clone_into_cgroup(). */
 static void create_cgroup(struct container *c)
 {
         struct statfs fs;
-        char parent[PATH_MAX - 32], value[64]; /* room left for "/<pid>" */
+        char parent[PATH_MAX - 32]; /* room left for "/<pid>" */
 
         if (statfs("/sys/fs/cgroup", &fs) < 0)
                 die_errno("statfs /sys/fs/cgroup");
@@ -1008,26 +1012,58 @@ static void create_cgroup(struct container *c)
             (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu") < 0 ||
              write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", "+memory +pids +cpu") < 0))
                 die_errno("cgroup: enable memory, pids and cpu in cgroup.subtree_control");
-        snprintf(value, sizeof(value), "%lld", c->memory);
-        cgroup_set(c, MEMORY, c->cgroup_v2 ? "memory.max" : "memory.limit_in_bytes", value);
-        /* No swap either, or the limit would only move the memory to disk. The file is
-         * missing when the kernel does not account swap: then there is nothing to limit. */
-        say("no swap beyond the memory limit, where the kernel accounts swap");
-        if (cgroup_write(c, MEMORY,
-                         c->cgroup_v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
-                         c->cgroup_v2 ? "0" : value) < 0 &&
-            errno != ENOENT)
-                die_errno("cgroup: limit swap");
-        snprintf(value, sizeof(value), "%ld", c->pids);
-        cgroup_set(c, PIDS, "pids.max", value);
-        if (c->cpu_quota && c->cgroup_v2) {
-                snprintf(value, sizeof(value), "%ld 100000", c->cpu_quota);
-                cgroup_set(c, CPU, "cpu.max", value);
-        } else if (c->cpu_quota) {
-                cgroup_set(c, CPU, "cpu.cfs_period_us", "100000");
-                snprintf(value, sizeof(value), "%ld", c->cpu_quota);
-                cgroup_set(c, CPU, "cpu.cfs_quota_us", value);
+}
+
+/* Write 0, "the calling thread", to FILE in each of the container's v1 cgroups:
+ * "tasks" moves the supervisor in, "../../tasks" back into its own cgroups. */
+static void move_self_v1(struct container *c, const char *file)
+{
+        for (int i = 0; i < 3; i++)
+                if (cgroup_write(c, i, file, "0") < 0)
+                        die_errno("cgroup: write 0 to %s/%s", c->cgroup[i], file);
+}
+
+/* Start the container's first process inside its cgroups, so that nothing it runs is
+ * ever outside them. Moving another process into a cgroup is slow: the kernel first
+ * waits until no fork is half-way through anywhere on the machine (an RCU grace period
+ * for cgroup_threadgroup_rwsem), 10-20 ms of a lone start on this lab's hosts.
+ * - v2: clone3(2) with CLONE_INTO_CGROUP creates the child in the cgroup (Linux 5.7),
+ *   as systemd and crun do. Where clone3 is missing (older kernels, valgrind, Docker's
+ *   seccomp filter), clone and move the child at once: it waits for us, runs nothing.
+ * - v1: a thread that moves itself is not forking, so writing 0 ("me") to a cgroup's
+ *   tasks file skips the wait. The supervisor steps into the new cgroups, clones (a
+ *   child starts in its parent's cgroups) and steps back into its own, two levels up. */
+static pid_t clone_into_cgroup(struct container *c, unsigned long flags)
+{
+        struct clone_args args = {.flags = (flags & ~CSIGNAL) | CLONE_INTO_CGROUP,
+                                  .exit_signal = flags & CSIGNAL};
+        pid_t child;
+        int fd;
+
+        if (!c->cgroup_v2) {
+                say("clone from inside the cgroups: write 0 to their tasks, then to ../../tasks");
+                move_self_v1(c, "tasks");
+                child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+                if (child != 0)
+                        move_self_v1(c, "../../tasks");
+                return child;
         }
+        say("clone3 with CLONE_INTO_CGROUP %s", c->cgroup[0]);
+        fd = open(c->cgroup[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                die_errno("cgroup: open %s", c->cgroup[0]);
+        args.cgroup = (unsigned)fd;
+        child = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+        if (child < 0 && errno == ENOSYS) {
+                char pid[16];
+
+                child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+                snprintf(pid, sizeof(pid), "%d", child);
+                if (child > 0 && cgroup_write(c, 0, "cgroup.procs", pid) < 0)
+                        die_errno("cgroup: move pid %s into %s", pid, c->cgroup[0]);
+        }
+        close(fd);
+        return child;
 }
 
 /* clone(2) starts the container's first process in new namespaces: the kernel creates
@@ -1059,7 +1095,7 @@ static void start_container(struct container *c)
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
                 die_errno("pipe");
-        c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+        c->pid = clone_into_cgroup(c, flags);
         if (c->pid < 0)
                 die_errno("clone");
         if (c->pid == 0)
@@ -1115,16 +1151,34 @@ static void create_veth(struct container *c)
         netns_close(nl);
 }
 
-/* Move the container into its cgroups: write its PID to cgroup.procs (cgroups(7)). */
-static void join_cgroup(struct container *c)
+/* The limits are written only once the container is in its cgroup: on v1 the
+ * supervisor passed through it to clone the container and must not be counted there
+ * (with --pids 1 the clone would fail; with a tiny --memory the OOM killer would pick
+ * the supervisor). The container waits for us: it has run nothing yet. */
+static void set_limits(struct container *c)
 {
-        char pid[16];
+        char value[64];
 
-        snprintf(pid, sizeof(pid), "%d", c->pid);
-        say("move the container into its cgroup: cgroup.procs = %s", pid);
-        for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++)
-                if (cgroup_write(c, i, "cgroup.procs", pid) < 0)
-                        die_errno("cgroup: move pid %s into %s", pid, c->cgroup[i]);
+        snprintf(value, sizeof(value), "%lld", c->memory);
+        cgroup_set(c, MEMORY, c->cgroup_v2 ? "memory.max" : "memory.limit_in_bytes", value);
+        /* No swap either, or the limit would only move the memory to disk. The file is
+         * missing when the kernel does not account swap: then there is nothing to limit. */
+        say("no swap beyond the memory limit, where the kernel accounts swap");
+        if (cgroup_write(c, MEMORY,
+                         c->cgroup_v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
+                         c->cgroup_v2 ? "0" : value) < 0 &&
+            errno != ENOENT)
+                die_errno("cgroup: limit swap");
+        snprintf(value, sizeof(value), "%ld", c->pids);
+        cgroup_set(c, PIDS, "pids.max", value);
+        if (c->cpu_quota && c->cgroup_v2) {
+                snprintf(value, sizeof(value), "%ld 100000", c->cpu_quota);
+                cgroup_set(c, CPU, "cpu.max", value);
+        } else if (c->cpu_quota) {
+                cgroup_set(c, CPU, "cpu.cfs_period_us", "100000");
+                snprintf(value, sizeof(value), "%ld", c->cpu_quota);
+                cgroup_set(c, CPU, "cpu.cfs_quota_us", value);
+        }
 }
 
 /* The supervisor's half of the setup, done while the container waits for it. */
@@ -1134,7 +1188,7 @@ static void setup_from_outside(struct container *c)
         if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
                 return; /* it died during setup: supervise() reports its status */
         create_veth(c);
-        join_cgroup(c);
+        set_limits(c);
         say("wake the container");
         if (sync_wake(&c->sync) < 0 && errno != EPIPE)
                 die_errno("wake the container");

@@ -173,7 +173,8 @@ check_cgroup_dir_lifecycle() {
 	if ((${#not_in[@]} > 0)); then
 		flunk "$STEP: the container's first process (sleep, PID $FIRST on the host) should be in its cgroup;" \
 			"  it is not listed in:" "${not_in[@]}" \
-			"  The supervisor moves it there by writing its PID to cgroup.procs (cgroups(7), 07-cgroups), before it runs COMMAND."
+			"  It must start there (clone from inside the cgroup, or clone3 with CLONE_INTO_CGROUP), or be moved there" \
+			"  (its PID to cgroup.procs) before it runs COMMAND (cgroups(7), 07-cgroups)."
 	fi
 	if ((${#left[@]} > 0)); then
 		flunk "$STEP: when the program returns, its cgroup should be gone; these directories are left:" "${left[@]}" \
@@ -221,7 +222,7 @@ check_pids_limit() {
 	if ((output > 20)); then
 		flunk "$STEP: with --pids 20 the container may have at most 20 tasks at once, but a loop starting 40 background" \
 			"  sleeps got $output processes running. Write the limit to pids.max of the container's cgroup, and put the" \
-			"  container in that cgroup (cgroup.procs) before it runs COMMAND (07-cgroups)."
+			"  container in that cgroup before it runs COMMAND (07-cgroups)."
 	fi
 	if ((output < 10)); then
 		flunk "$STEP: with --pids 20 the container should reach about 20 tasks before fork fails; it had only $output."
