@@ -1007,11 +1007,18 @@ static void create_cgroup(struct container *c)
                         atexit(remove_cgroup);
         }
         /* v2 hands a controller to a child cgroup only when every ancestor lists it in
-         * cgroup.subtree_control ("top-down constraint", cgroup-v2.rst). */
+         * cgroup.subtree_control ("top-down constraint", cgroup-v2.rst). A cgroup other
+         * than the real root may do that only while it has no processes of its own ("no
+         * internal processes"): inside a container, /sys/fs/cgroup is often such a one. */
         if (c->cgroup_v2 &&
             (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu") < 0 ||
-             write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", "+memory +pids +cpu") < 0))
+             write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", "+memory +pids +cpu") <
+                 0)) {
+                if (errno == EBUSY)
+                        die("cgroup: /sys/fs/cgroup has processes of its own, so it cannot enable "
+                            "controllers for cntlab (in a container? move them to a child cgroup)");
                 die_errno("cgroup: enable memory, pids and cpu in cgroup.subtree_control");
+        }
 }
 
 /* Write 0, "the calling thread", to FILE in each of the container's v1 cgroups:
