@@ -229,6 +229,22 @@ check_pids_limit() {
 	fi
 }
 
+# --pids N counts the container's tasks, and only them: a supervisor that passes
+# through the cgroup to clone the container into it must have left it.
+check_pids_counts_only_the_container() {
+	run_in --pids 2 sh -c '(true) && echo forked'
+	if [[ $status != 0 || $output != forked ]]; then
+		flunk "$STEP: with --pids 2 the container's shell should be able to start one child (2 tasks); it could not" \
+			"  (status $status, output '$output'). Is something else in the container's cgroup, such as the supervisor?" \
+			"  It may pass through the cgroup to clone the container, but must leave it before the limit counts (07-cgroups)."
+	fi
+	run_in --pids 1 sh -c '(true) && echo forked'
+	if [[ $output == *forked* ]]; then
+		flunk "$STEP: with --pids 1 the container's shell is its only allowed task and cannot fork, but '(true)' ran" \
+			"  (output '$output'). pids.max must hold 1 before COMMAND runs (07-cgroups)."
+	fi
+}
+
 check_memory_limit_kills() {
 	# ulimit -v is a safety net for the host: without a working limit, tail stops
 	# at 128M (out of address space, status 1) instead of eating the host's memory.
