@@ -1035,8 +1035,9 @@ static void move_self_v1(struct container *c, const char *file)
  * waits until no fork is half-way through anywhere on the machine (an RCU grace period
  * for cgroup_threadgroup_rwsem), 10-20 ms of a lone start on this lab's hosts.
  * - v2: clone3(2) with CLONE_INTO_CGROUP creates the child in the cgroup (Linux 5.7),
- *   as systemd and crun do. Where clone3 is missing (older kernels, valgrind, Docker's
- *   seccomp filter), clone and move the child at once: it waits for us, runs nothing.
+ *   as systemd and crun do. Where clone3 is missing (valgrind, Docker's seccomp filter,
+ *   Linux before 5.3) or lacks the cgroup field (E2BIG before 5.7), clone and move the
+ *   child at once: it waits for us and has run nothing.
  * - v1: a thread that moves itself is not forking, so writing 0 ("me") to a cgroup's
  *   tasks file skips the wait. The supervisor steps into the new cgroups, clones (a
  *   child starts in its parent's cgroups) and steps back into its own, two levels up. */
@@ -1061,7 +1062,7 @@ static pid_t clone_into_cgroup(struct container *c, unsigned long flags)
                 die_errno("cgroup: open %s", c->cgroup[0]);
         args.cgroup = (unsigned)fd;
         child = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-        if (child < 0 && errno == ENOSYS) {
+        if (child < 0 && (errno == ENOSYS || errno == E2BIG)) {
                 char pid[16];
 
                 child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
