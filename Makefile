@@ -58,6 +58,10 @@ build/%.o: lib/%.c lib/%.h | build
 bin build build/asan:
 	mkdir -p $@
 
+# A test helper: runs a program with clone3() failing ENOSYS (tests/no-clone3.c).
+build/no-clone3: tests/no-clone3.c | build
+	$(CC) $(CFLAGS) -o $@ $< $(LIBS)
+
 # The same steps built with AddressSanitizer and UBSan, for `make test-asan`.
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 build/asan/%: steps/%.c $(wildcard lib/*.c lib/*.h) | build/asan
@@ -75,7 +79,7 @@ rootfs:
 	@[ -e rootfs/bin/sh ] || { $(SUDO) ./rootfs-fetch.sh rootfs; }
 
 # Targets that need the packages first build in a sub-make, after `deps` has run.
-BUILT = $(MAKE) --no-print-directory -s all rootfs
+BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3
 
 run: deps
 	@$(BUILT)
@@ -99,11 +103,11 @@ deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
 
 lint:
-	clang-format --dry-run --Werror steps/*.c lib/*.c lib/*.h
+	clang-format --dry-run --Werror steps/*.c lib/*.c lib/*.h tests/*.c
 	shellcheck $(SHELL_FILES)
 	cppcheck -q --error-exitcode=1 --enable=warning,style,performance,portability \
-		--suppress=missingIncludeSystem -Ilib steps/*.c lib/*.c
-	printf '%s\n' steps/*.c lib/*.c | xargs -P2 -I{} clang-tidy -quiet {} -- -std=gnu11 -Ilib
+		--suppress=missingIncludeSystem -Ilib steps/*.c lib/*.c tests/*.c
+	printf '%s\n' steps/*.c lib/*.c tests/*.c | xargs -P2 -I{} clang-tidy -quiet {} -- -std=gnu11 -Ilib
 	@echo "lint: clean"
 
 # The whole suite once more, against the sanitizer builds of every step.

@@ -19,6 +19,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: by default memory is limited to 256M, tasks to 64, and CPU time not at all" { check_default_limits; }
 @test "07-cgroups: with --pids 20 a fork loop cannot exceed 20 tasks" { check_pids_limit; }
 @test "07-cgroups: --pids counts only the container: with 2 its shell can fork once, with 1 not at all" { check_pids_counts_only_the_container; }
+@test "07-cgroups: with clone3 failing ENOSYS (Docker's seccomp) the container still starts in its cgroup" { check_cgroup_without_clone3; }
 @test "07-cgroups: with --memory 32M a memory hog is killed and the program returns 137" { check_memory_limit_kills; }
 @test "07-cgroups: with --cpus 0.2 a 2-second busy loop gets at most 0.6 s of CPU time" { check_cpu_limit; }
 @test "07-cgroups: bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }

@@ -245,6 +245,30 @@ check_pids_counts_only_the_container() {
 	fi
 }
 
+# Docker's default seccomp profile, valgrind and kernels before 5.3 fail clone3 with
+# ENOSYS. A step that starts the container with clone3(CLONE_INTO_CGROUP) must fall back
+# and still put it in its cgroup before it runs anything. (On a v1 host the steps do
+# not use clone3: this checks that they do not start to.)
+check_cgroup_without_clone3() {
+	local helper=$ROOT/build/no-clone3
+	[[ -x $helper ]] || flunk "$STEP: the test helper $helper is missing: run make build/no-clone3 (or make test)."
+	CNT_PREFIX=("$helper")
+	# Built-ins only: with --pids 1 not even cat could start.
+	# shellcheck disable=SC2016 # $l is for the sh inside
+	run_in --pids 1 sh -c 'while read -r l; do echo "$l"; done </proc/self/cgroup; (true) && echo forked'
+	CNT_PREFIX=()
+	if ((status == 125)) || [[ $output != *"::/"* ]]; then
+		flunk "$STEP: with clone3 failing ENOSYS (as under Docker's seccomp filter) the container should still start," \
+			"  in its own cgroup namespace (/proc/self/cgroup showing /). Fall back to clone(2) when clone3 says ENOSYS" \
+			"  (07-cgroups, clone_into_cgroup())."
+	fi
+	if [[ $output == *forked* ]] || grep -v ':/$' <<<"$output" | grep -q .; then
+		flunk "$STEP: with clone3 failing ENOSYS and --pids 1 the container must be in its cgroup and unable to" \
+			"  fork, with / for every line of /proc/self/cgroup; it printed other paths or forked. After falling back" \
+			"  to clone(2), move the child into its cgroup before it runs anything (07-cgroups)."
+	fi
+}
+
 check_memory_limit_kills() {
 	# ulimit -v is a safety net for the host: without a working limit, tail stops
 	# at 128M (out of address space, status 1) instead of eating the host's memory.

@@ -58,6 +58,7 @@ step_setup() {
 	CNT=${BIN:-${BINDIR:-$ROOT/bin}/$STEP}
 	[[ $CNT == /* ]] || CNT=$PWD/$CNT
 	CLEANUPS=()
+	CNT_PREFIX=() # a command that runs the program, such as build/no-clone3
 	RAN=
 	requires root timeout
 	take_lock
@@ -125,7 +126,8 @@ cnt_stdin() {
 	local in=$1
 	shift
 	# shellcheck disable=SC2016 # $$, $0 and $@ are for the bash that becomes the program
-	timeout -k 5 "$CNT_TIMEOUT" bash -c 'echo "$$" >>"$0" && exec "$@"' "$SUPERVISORS_FILE" "$CNT" "$@" \
+	timeout -k 5 "$CNT_TIMEOUT" bash -c 'echo "$$" >>"$0" && exec "$@"' "$SUPERVISORS_FILE" \
+		"${CNT_PREFIX[@]}" "$CNT" "$@" \
 		<"$in" 3>&- {LOCK_FD}>&-
 }
 
@@ -164,7 +166,7 @@ split_lines() { # split_lines ARRAY TEXT
 # run_cnt ARG...: run the program; afterwards $status, $output (stdout) and
 # $stderr hold what it did, and a failing check shows them.
 run_cnt() {
-	RAN=$(printf '%q ' "$CNT" "$@")
+	RAN=$(printf '%q ' "${CNT_PREFIX[@]}" "$CNT" "$@")
 	capture cnt "$@"
 }
 
