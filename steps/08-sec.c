@@ -835,8 +835,8 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
                 _exit(125);
         /* A cgroup namespace's root is the cgroup its creator is in at that moment
-         * (cgroup_namespaces(7)). We were born in ours, but CLONE_NEWCGROUP in clone3
-         * would take the supervisor's cgroup as the root, so we unshare it now. */
+         * (cgroup_namespaces(7)). We were born in ours, but CLONE_NEWCGROUP in the clone
+         * would have taken the supervisor's cgroup as the root, so we unshare it now. */
         say("unshare the cgroup namespace: our cgroup becomes its /");
         if (unshare(CLONE_NEWCGROUP) < 0)
                 die_errno("unshare CLONE_NEWCGROUP");
@@ -979,6 +979,7 @@ static void remove_cgroup(void)
  * clone_into_cgroup(). */
 static void create_cgroup(struct container *c)
 {
+        static const char *const controllers_v2 = "+memory +pids +cpu";
         struct statfs fs;
         char parent[PATH_MAX - 32]; /* room left for "/<pid>" */
 
@@ -1011,9 +1012,8 @@ static void create_cgroup(struct container *c)
          * than the real root may do that only while it has no processes of its own ("no
          * internal processes"): inside a container, /sys/fs/cgroup is often such a one. */
         if (c->cgroup_v2 &&
-            (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu") < 0 ||
-             write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", "+memory +pids +cpu") <
-                 0)) {
+            (write_file("/sys/fs/cgroup/cgroup.subtree_control", controllers_v2) < 0 ||
+             write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", controllers_v2) < 0)) {
                 if (errno == EBUSY)
                         die("cgroup: /sys/fs/cgroup has processes of its own, so it cannot enable "
                             "controllers for cntlab (in a container? move them to a child cgroup)");
