@@ -398,6 +398,15 @@ rootfs_entries() {
 	fi
 }
 
+# wait_for_none SECONDS FUNCTION: run FUNCTION until it prints nothing, for at most
+# SECONDS. Its last output is left in the caller's $found (empty: all gone in time).
+wait_for_none() {
+	local deadline=$((SECONDS + $1))
+	while found=$("$2") && [[ -n $found ]] && ((SECONDS < deadline)); do
+		sleep 0.1
+	done
+}
+
 # lines_added OLD NEW: the lines of NEW that are not in OLD (both sorted).
 lines_added() {
 	LC_ALL=C comm -13 <(printf '%s\n' "$1") <(printf '%s\n' "$2") | sed '/^$/d'
@@ -415,7 +424,7 @@ leak_baseline() {
 # if the program left something on the host since the baseline. Removes what
 # it finds, so one leak is reported once.
 check_nothing_leaked() {
-	local when=$1 found mp pid comm deadline
+	local when=$1 found mp pid comm
 	local -a leaks=()
 
 	found=$(host_hostname)
@@ -435,10 +444,7 @@ check_nothing_leaked() {
 		done < <(tac <<<"$found")
 	fi
 
-	deadline=$((SECONDS + 2))
-	while found=$(leftover_processes) && [[ -n $found ]] && ((SECONDS < deadline)); do
-		sleep 0.1
-	done
+	wait_for_none 2 leftover_processes
 	if [[ -n $found ]]; then
 		leaks+=("A process of the container was still running on the host: ${found//$'\n'/ } (the test killed it)."
 			"  The program must wait for the container before it returns, and from 03-pid on, when PID 1 of a"
@@ -448,10 +454,7 @@ check_nothing_leaked() {
 		done <<<"$found"
 	fi
 
-	deadline=$((SECONDS + 3))
-	while found=$(cnt_links) && [[ -n $found ]] && ((SECONDS < deadline)); do
-		sleep 0.1
-	done
+	wait_for_none 3 cnt_links
 	if [[ -n $found ]]; then
 		leaks+=("A network interface was left on the host: ${found//$'\n'/ }."
 			"  The host end of the veth pair (06-net) goes away by itself when the container's network namespace dies;"
@@ -1018,15 +1021,13 @@ check_proc_is_containers() {
 }
 
 check_background_killed_with_pid1() {
-	local found deadline=$((SECONDS + 2))
+	local found
 	run_in sh -c 'sleep 100 </dev/null >/dev/null 2>&1 & echo started'
 	expect_ran "sh -c 'sleep 100 & ...'"
 	if [[ $output != started ]]; then
 		flunk "$STEP: sh inside should have started sleep in the background and printed 'started'."
 	fi
-	while found=$(leftover_processes) && [[ -n $found ]] && ((SECONDS < deadline)); do
-		sleep 0.1
-	done
+	wait_for_none 2 leftover_processes
 	if [[ -n $found ]]; then
 		local pid comm
 		while read -r pid comm; do kill -KILL "$pid" 2>/dev/null || true; done <<<"$found"
