@@ -862,37 +862,37 @@ static void move_self_v1(struct container *c, const char *file)
  * - v1: a thread that moves itself is not forking, so writing 0 ("me") to a cgroup's
  *   tasks file skips the wait. The supervisor steps into the new cgroups, clones (a
  *   child starts in its parent's cgroups) and steps back into its own, two levels up. */
-static pid_t clone_into_cgroup(struct container *c, unsigned long flags)
+static void clone_into_cgroup(struct container *c, unsigned long flags)
 {
         struct clone_args args = {.flags = (flags & ~CSIGNAL) | CLONE_INTO_CGROUP,
                                   .exit_signal = flags & CSIGNAL};
-        pid_t child;
         int fd;
 
+        /* c->pid is set at once, so that if a step after the clone fails, remove_cgroup()
+         * kills the child before it removes the cgroup. */
         if (!c->cgroup_v2) {
                 say("clone from inside the cgroups: write 0 to their tasks, then to ../../tasks");
                 move_self_v1(c, "tasks");
-                child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
-                if (child != 0)
+                c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+                if (c->pid != 0)
                         move_self_v1(c, "../../tasks");
-                return child;
+                return;
         }
         say("clone3 with CLONE_INTO_CGROUP %s", c->cgroup[0]);
         fd = open(c->cgroup[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 die_errno("cgroup: open %s", c->cgroup[0]);
         args.cgroup = (unsigned)fd;
-        child = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-        if (child < 0 && (errno == ENOSYS || errno == E2BIG)) {
+        c->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+        if (c->pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
                 char pid[16];
 
-                child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
-                snprintf(pid, sizeof(pid), "%d", child);
-                if (child > 0 && cgroup_write(c, 0, "cgroup.procs", pid) < 0)
+                c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+                snprintf(pid, sizeof(pid), "%d", c->pid);
+                if (c->pid > 0 && cgroup_write(c, 0, "cgroup.procs", pid) < 0)
                         die_errno("cgroup: move pid %s into %s", pid, c->cgroup[0]);
         }
         close(fd);
-        return child;
 }
 
 /* clone(2) starts the container's first process in new namespaces: the kernel creates
@@ -924,7 +924,7 @@ static void start_container(struct container *c)
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
                 die_errno("pipe");
-        c->pid = clone_into_cgroup(c, flags);
+        clone_into_cgroup(c, flags);
         if (c->pid < 0)
                 die_errno("clone");
         if (c->pid == 0)
