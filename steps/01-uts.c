@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <error.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const step = "01-uts";
+static char step[] = "01-uts"; /* error(3) and usage() print it */
 
 /* Everything the supervisor knows about the one container it runs. */
 struct container {
@@ -39,53 +40,18 @@ struct container {
 static struct container container;
 static int verbose;
 
-/* The single way out after a failed setup action: one line "NN-name: what: why" on
- * stderr and the contract's status 125. die() for our own checks, die_errno() after a
- * failed call, adding strerror(errno). The attributes let the compiler check the format
- * strings and know that neither returns. */
-static void report(int err, const char *fmt, va_list ap)
-{
-        char what[512];
-
-        vsnprintf(what, sizeof(what), fmt, ap);
-        fprintf(stderr, "%s: %s%s%s\n", step, what, err ? ": " : "", err ? strerror(err) : "");
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(0, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char *fmt, ...)
-{
-        int err = errno;
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(err, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-/* -v: narrate each setup action, so a learner can follow the code as it runs. The
- * supervisor and the container narrate at the same time, so each line is formatted
- * first and printed in one call: stderr is unbuffered, and one fprintf is one write. */
+/* -v: narrate each setup action, so a learner can follow the code as it runs. */
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-        char line[512];
         va_list ap;
 
         if (!verbose)
                 return;
         va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
+        fputs("=> ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs("\n", stderr);
         va_end(ap);
-        fprintf(stderr, "=> %s\n", line);
 }
 
 static void usage(FILE *out)
@@ -107,7 +73,7 @@ static void set_hostname_option(struct container *c, const char *name)
         if (len < 1 || len > 64 ||
             strspn(name, "abcdefghijklmnopqrstuvwxyz"
                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
-                die("invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
+                error(125, 0, "invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
         memcpy(c->hostname, name, len + 1);
 }
 
@@ -117,7 +83,7 @@ static void set_default_hostname(struct container *c)
         unsigned int r = 0;
 
         if (getrandom(&r, sizeof(r), 0) < 0)
-                die_errno("getrandom");
+                error(125, errno, "getrandom");
         snprintf(c->hostname, sizeof(c->hostname), "cnt-%05x", r & 0xfffff);
 }
 
@@ -152,9 +118,10 @@ static void parse_options(struct container *c, int argc, char **argv)
                         usage(stdout);
                         exit(0);
                 case ':':
-                        die("option %s needs a value: see --help", argv[optind - 1]);
+                        error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
+                        break;
                 default:
-                        die("unknown option %s: see --help", argv[optind - 1]);
+                        error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
@@ -163,7 +130,7 @@ static void parse_options(struct container *c, int argc, char **argv)
 static void check_root(void)
 {
         if (geteuid() != 0)
-                die("needs root to create namespaces: run it as root or with sudo");
+                error(125, 0, "needs root to create namespaces: run it as root or with sudo");
 }
 
 /* ------------------------------------------------------------------------------------
@@ -174,20 +141,16 @@ static void set_hostname(struct container *c)
 {
         say("sethostname %s: the UTS namespace is ours, the host keeps its name", c->hostname);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
-                die_errno("sethostname %s", c->hostname);
+                error(125, errno, "sethostname %s", c->hostname);
 }
 
 /* execvp(3) searches PATH. The contract tells "not found" (127) from "cannot run" (126),
  * as shells do, so a caller can tell a typo from a permission problem. */
 static void exec_command(struct container *c)
 {
-        int status;
-
         say("exec %s", c->argv[0]);
         execvp(c->argv[0], c->argv);
-        status = errno == ENOENT ? 127 : 126;
-        fprintf(stderr, "%s: exec %s: %s\n", step, c->argv[0], strerror(errno));
-        exit(status);
+        error(errno == ENOENT ? 127 : 126, errno, "exec %s", c->argv[0]);
 }
 
 /* The container's first process, from clone() to execve(). */
@@ -197,7 +160,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
          * in the instant before this call would leave us running: from step 05 on, a
          * handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
         sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
         set_hostname(c);
@@ -233,7 +196,7 @@ static void start_container(struct container *c)
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
         if (c->pid < 0)
-                die_errno("clone");
+                error(125, errno, "clone");
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
@@ -272,6 +235,10 @@ int main(int argc, char **argv)
 {
         struct container *c = &container;
 
+        /* error(3) starts each message with this name. Line-buffered, stderr takes each line
+         * in one write(2), so the supervisor's lines and the container's never mix. */
+        program_invocation_name = step;
+        setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
         parse_options(c, argc, argv);
         check_root();
         start_container(c);

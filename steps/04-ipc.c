@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <error.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -34,7 +35,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-static const char *const step = "04-ipc";
+static char step[] = "04-ipc"; /* error(3) and usage() print it */
 
 enum { MAX_BINDS = 16 };
 
@@ -61,53 +62,18 @@ struct container {
 static struct container container;
 static int verbose;
 
-/* The single way out after a failed setup action: one line "NN-name: what: why" on
- * stderr and the contract's status 125. die() for our own checks, die_errno() after a
- * failed call, adding strerror(errno). The attributes let the compiler check the format
- * strings and know that neither returns. */
-static void report(int err, const char *fmt, va_list ap)
-{
-        char what[512];
-
-        vsnprintf(what, sizeof(what), fmt, ap);
-        fprintf(stderr, "%s: %s%s%s\n", step, what, err ? ": " : "", err ? strerror(err) : "");
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(0, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char *fmt, ...)
-{
-        int err = errno;
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(err, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-/* -v: narrate each setup action, so a learner can follow the code as it runs. The
- * supervisor and the container narrate at the same time, so each line is formatted
- * first and printed in one call: stderr is unbuffered, and one fprintf is one write. */
+/* -v: narrate each setup action, so a learner can follow the code as it runs. */
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-        char line[512];
         va_list ap;
 
         if (!verbose)
                 return;
         va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
+        fputs("=> ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs("\n", stderr);
         va_end(ap);
-        fprintf(stderr, "=> %s\n", line);
 }
 
 static void usage(FILE *out)
@@ -132,7 +98,7 @@ static void set_hostname_option(struct container *c, const char *name)
         if (len < 1 || len > 64 ||
             strspn(name, "abcdefghijklmnopqrstuvwxyz"
                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
-                die("invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
+                error(125, 0, "invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
         memcpy(c->hostname, name, len + 1);
 }
 
@@ -142,7 +108,7 @@ static void set_default_hostname(struct container *c)
         unsigned int r = 0;
 
         if (getrandom(&r, sizeof(r), 0) < 0)
-                die_errno("getrandom");
+                error(125, errno, "getrandom");
         snprintf(c->hostname, sizeof(c->hostname), "cnt-%05x", r & 0xfffff);
 }
 
@@ -155,16 +121,17 @@ static void add_bind_option(struct container *c, char *spec)
         struct bind *b;
 
         if (!dst || dst == spec || dst[1] != '/' || (mode && strcmp(mode, ":ro") != 0))
-                die("invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute", spec);
+                error(125, 0, "invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute",
+                      spec);
         if (c->nbinds == MAX_BINDS)
-                die("too many --bind options (at most %d)", MAX_BINDS);
+                error(125, 0, "too many --bind options (at most %d)", MAX_BINDS);
         b = &c->binds[c->nbinds];
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
         b->src = realpath(spec, NULL);
         if (!b->src)
-                die_errno("bind source %s", spec);
+                error(125, errno, "bind source %s", spec);
         b->dst = dst;
         b->read_only = mode != NULL;
         c->nbinds++;
@@ -214,9 +181,10 @@ static void parse_options(struct container *c, int argc, char **argv)
                         add_bind_option(c, optarg);
                         break;
                 case ':':
-                        die("option %s needs a value: see --help", argv[optind - 1]);
+                        error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
+                        break;
                 default:
-                        die("unknown option %s: see --help", argv[optind - 1]);
+                        error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
@@ -225,7 +193,7 @@ static void parse_options(struct container *c, int argc, char **argv)
 static void check_root(void)
 {
         if (geteuid() != 0)
-                die("needs root to create namespaces: run it as root or with sudo");
+                error(125, 0, "needs root to create namespaces: run it as root or with sudo");
 }
 
 static void check_rootfs(struct container *c)
@@ -233,9 +201,9 @@ static void check_rootfs(struct container *c)
         struct stat st;
 
         if (stat(c->rootfs, &st) < 0)
-                die_errno("rootfs %s", c->rootfs);
+                error(125, errno, "rootfs %s", c->rootfs);
         if (!S_ISDIR(st.st_mode))
-                die("rootfs %s: not a directory", c->rootfs);
+                error(125, 0, "rootfs %s: not a directory", c->rootfs);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -246,14 +214,14 @@ static void set_hostname(struct container *c)
 {
         say("sethostname %s: the UTS namespace is ours, the host keeps its name", c->hostname);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
-                die_errno("sethostname %s", c->hostname);
+                error(125, errno, "sethostname %s", c->hostname);
 }
 
 static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags,
                          const char *data)
 {
         if (mount(src, dst, type, flags, data) < 0)
-                die_errno("mount %s on %s", src ? src : type ? type : "(new flags)", dst);
+                error(125, errno, "mount %s on %s", src ? src : type ? type : "(new flags)", dst);
 }
 
 /* Mounts are shared with the host by default on systemd machines (mount_namespaces(7),
@@ -280,23 +248,23 @@ static void mount_root(struct container *c)
                 say("bind-mount %s onto itself: pivot_root needs a mount point", c->rootfs);
                 mount_or_die(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL);
                 if (chdir(c->rootfs) < 0)
-                        die_errno("chdir %s", c->rootfs);
+                        error(125, errno, "chdir %s", c->rootfs);
                 return;
         }
         lower = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (lower < 0)
-                die_errno("open %s", c->rootfs);
+                error(125, errno, "open %s", c->rootfs);
         say("overlay: %s read-only below, a tmpfs layer above", c->rootfs);
         mount_or_die("tmpfs", c->rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
         if (chdir(c->rootfs) < 0 || mkdir("upper", 0755) < 0 || mkdir("work", 0755) < 0 ||
             mkdir("merged", 0755) < 0)
-                die_errno("make the overlay's directories");
+                error(125, errno, "make the overlay's directories");
         snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d,upperdir=upper,workdir=work",
                  lower);
         mount_or_die("overlay", "merged", "overlay", 0, opts);
         close(lower);
         if (chdir("merged") < 0)
-                die_errno("chdir into the overlay");
+                error(125, errno, "chdir into the overlay");
 }
 
 /* The minimal /proc: a fresh procfs instance. procfs shows the processes of the PID
@@ -324,7 +292,7 @@ static void mount_dev(void)
                 snprintf(inside, sizeof(inside), "dev/%s", devices[i]);
                 fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
                 if (fd < 0)
-                        die_errno("create %s", inside);
+                        error(125, errno, "create %s", inside);
                 close(fd);
                 mount_or_die(host, inside, NULL, MS_BIND, NULL);
         }
@@ -336,7 +304,7 @@ static void mount_mqueue(void)
 {
         say("mount this IPC namespace's mqueue on /dev/mqueue");
         if (mkdir("dev/mqueue", 0755) < 0)
-                die_errno("mkdir /dev/mqueue");
+                error(125, errno, "mkdir /dev/mqueue");
         mount_or_die("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
@@ -381,7 +349,7 @@ static unsigned long locked_flags(const char *path)
         unsigned long flags = 0;
 
         if (statvfs(path, &st) < 0)
-                die_errno("statvfs %s", path);
+                error(125, errno, "statvfs %s", path);
         flags |= (st.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
         flags |= (st.f_flag & ST_NODEV) ? MS_NODEV : 0;
         flags |= (st.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
@@ -402,12 +370,13 @@ static void mount_binds(struct container *c)
                 int fd;
 
                 if (stat(b->src, &st) < 0)
-                        die_errno("bind source %s", b->src);
+                        error(125, errno, "bind source %s", b->src);
                 fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
                 if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
-                        die("bind destination %s leads outside the container's root", b->dst);
+                        error(125, 0, "bind destination %s leads outside the container's root",
+                              b->dst);
                 if (fd < 0)
-                        die_errno("bind destination %s", b->dst);
+                        error(125, errno, "bind destination %s", b->dst);
                 say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
                 snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
                 mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
@@ -431,11 +400,11 @@ static void pivot_into_cwd(void)
 {
         say("pivot_root into the new root and detach the old one");
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                die_errno("pivot_root");
+                error(125, errno, "pivot_root");
         if (umount2(".", MNT_DETACH) < 0)
-                die_errno("detach the old root");
+                error(125, errno, "detach the old root");
         if (chdir("/") < 0)
-                die_errno("chdir /");
+                error(125, errno, "chdir /");
 }
 
 /* Build the container's filesystem in its own mount namespace and move into it. The
@@ -471,13 +440,9 @@ static void set_environment(void)
  * as shells do, so a caller can tell a typo from a permission problem. */
 static void exec_command(struct container *c)
 {
-        int status;
-
         say("exec %s", c->argv[0]);
         execvp(c->argv[0], c->argv);
-        status = errno == ENOENT ? 127 : 126;
-        fprintf(stderr, "%s: exec %s: %s\n", step, c->argv[0], strerror(errno));
-        exit(status);
+        error(errno == ENOENT ? 127 : 126, errno, "exec %s", c->argv[0]);
 }
 
 /* The container's first process, from clone() to execve(). */
@@ -487,7 +452,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
          * in the instant before this call would leave us running: from step 05 on, a
          * handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
         sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
         set_hostname(c);
@@ -528,7 +493,7 @@ static void start_container(struct container *c)
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
         if (c->pid < 0)
-                die_errno("clone");
+                error(125, errno, "clone");
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
@@ -567,6 +532,10 @@ int main(int argc, char **argv)
 {
         struct container *c = &container;
 
+        /* error(3) starts each message with this name. Line-buffered, stderr takes each line
+         * in one write(2), so the supervisor's lines and the container's never mix. */
+        program_invocation_name = step;
+        setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
         parse_options(c, argc, argv);
         check_root();
         check_rootfs(c);

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <error.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,7 +45,7 @@
 #include "sync.h"
 #include "netns.h"
 
-static const char *const step = "06-net";
+static char step[] = "06-net"; /* error(3) and usage() print it */
 
 enum { MAX_BINDS = 16 };
 
@@ -74,53 +75,18 @@ struct container {
 static struct container container;
 static int verbose;
 
-/* The single way out after a failed setup action: one line "NN-name: what: why" on
- * stderr and the contract's status 125. die() for our own checks, die_errno() after a
- * failed call, adding strerror(errno). The attributes let the compiler check the format
- * strings and know that neither returns. */
-static void report(int err, const char *fmt, va_list ap)
-{
-        char what[512];
-
-        vsnprintf(what, sizeof(what), fmt, ap);
-        fprintf(stderr, "%s: %s%s%s\n", step, what, err ? ": " : "", err ? strerror(err) : "");
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(0, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char *fmt, ...)
-{
-        int err = errno;
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(err, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-/* -v: narrate each setup action, so a learner can follow the code as it runs. The
- * supervisor and the container narrate at the same time, so each line is formatted
- * first and printed in one call: stderr is unbuffered, and one fprintf is one write. */
+/* -v: narrate each setup action, so a learner can follow the code as it runs. */
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-        char line[512];
         va_list ap;
 
         if (!verbose)
                 return;
         va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
+        fputs("=> ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs("\n", stderr);
         va_end(ap);
-        fprintf(stderr, "=> %s\n", line);
 }
 
 static void usage(FILE *out)
@@ -145,7 +111,7 @@ static void set_hostname_option(struct container *c, const char *name)
         if (len < 1 || len > 64 ||
             strspn(name, "abcdefghijklmnopqrstuvwxyz"
                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
-                die("invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
+                error(125, 0, "invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
         memcpy(c->hostname, name, len + 1);
 }
 
@@ -155,7 +121,7 @@ static void set_default_hostname(struct container *c)
         unsigned int r = 0;
 
         if (getrandom(&r, sizeof(r), 0) < 0)
-                die_errno("getrandom");
+                error(125, errno, "getrandom");
         snprintf(c->hostname, sizeof(c->hostname), "cnt-%05x", r & 0xfffff);
 }
 
@@ -168,16 +134,17 @@ static void add_bind_option(struct container *c, char *spec)
         struct bind *b;
 
         if (!dst || dst == spec || dst[1] != '/' || (mode && strcmp(mode, ":ro") != 0))
-                die("invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute", spec);
+                error(125, 0, "invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute",
+                      spec);
         if (c->nbinds == MAX_BINDS)
-                die("too many --bind options (at most %d)", MAX_BINDS);
+                error(125, 0, "too many --bind options (at most %d)", MAX_BINDS);
         b = &c->binds[c->nbinds];
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
         b->src = realpath(spec, NULL);
         if (!b->src)
-                die_errno("bind source %s", spec);
+                error(125, errno, "bind source %s", spec);
         b->dst = dst;
         b->read_only = mode != NULL;
         c->nbinds++;
@@ -227,9 +194,10 @@ static void parse_options(struct container *c, int argc, char **argv)
                         add_bind_option(c, optarg);
                         break;
                 case ':':
-                        die("option %s needs a value: see --help", argv[optind - 1]);
+                        error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
+                        break;
                 default:
-                        die("unknown option %s: see --help", argv[optind - 1]);
+                        error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
@@ -238,7 +206,7 @@ static void parse_options(struct container *c, int argc, char **argv)
 static void check_root(void)
 {
         if (geteuid() != 0)
-                die("needs root to create namespaces: run it as root or with sudo");
+                error(125, 0, "needs root to create namespaces: run it as root or with sudo");
 }
 
 static void check_rootfs(struct container *c)
@@ -246,9 +214,9 @@ static void check_rootfs(struct container *c)
         struct stat st;
 
         if (stat(c->rootfs, &st) < 0)
-                die_errno("rootfs %s", c->rootfs);
+                error(125, errno, "rootfs %s", c->rootfs);
         if (!S_ISDIR(st.st_mode))
-                die("rootfs %s: not a directory", c->rootfs);
+                error(125, 0, "rootfs %s: not a directory", c->rootfs);
 }
 
 /* Write a short string to a file such as /proc/PID/uid_map in one write(2): the kernel
@@ -279,16 +247,16 @@ static void become_root(void)
 {
         say("setresgid(0) and setresuid(0): root inside, host uid 100000 outside");
         if (setresgid(0, 0, 0) < 0)
-                die_errno("setresgid 0");
+                error(125, errno, "setresgid 0");
         if (setresuid(0, 0, 0) < 0)
-                die_errno("setresuid 0");
+                error(125, errno, "setresuid 0");
 }
 
 static void set_hostname(struct container *c)
 {
         say("sethostname %s: the UTS namespace is ours, the host keeps its name", c->hostname);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
-                die_errno("sethostname %s", c->hostname);
+                error(125, errno, "sethostname %s", c->hostname);
 }
 
 /* The container's half of the network. A netlink socket acts on the network namespace
@@ -302,20 +270,20 @@ static void configure_network(struct container *c)
         int lo, eth0;
 
         if (!nl)
-                die_errno("netlink socket");
+                error(125, errno, "netlink socket");
         say("lo up, eth0 %s/30 up, default route via the host end", inet_ntoa(addr));
         lo = netns_link_index(nl, "lo");
         if (lo < 0 || netns_link_up(nl, lo) < 0)
-                die_errno("netlink RTM_NEWLINK lo up");
+                error(125, errno, "netlink RTM_NEWLINK lo up");
         eth0 = netns_link_index(nl, "eth0");
         if (eth0 < 0)
-                die_errno("netlink RTM_GETLINK eth0");
+                error(125, errno, "netlink RTM_GETLINK eth0");
         if (netns_addr_add(nl, eth0, addr, 30) < 0)
-                die_errno("netlink RTM_NEWADDR eth0");
+                error(125, errno, "netlink RTM_NEWADDR eth0");
         if (netns_link_up(nl, eth0) < 0)
-                die_errno("netlink RTM_NEWLINK eth0 up");
+                error(125, errno, "netlink RTM_NEWLINK eth0 up");
         if (netns_route_add_default(nl, gateway) < 0)
-                die_errno("netlink RTM_NEWROUTE default");
+                error(125, errno, "netlink RTM_NEWROUTE default");
         netns_close(nl);
 }
 
@@ -323,7 +291,7 @@ static void mount_or_die(const char *src, const char *dst, const char *type, uns
                          const char *data)
 {
         if (mount(src, dst, type, flags, data) < 0)
-                die_errno("mount %s on %s", src ? src : type ? type : "(new flags)", dst);
+                error(125, errno, "mount %s on %s", src ? src : type ? type : "(new flags)", dst);
 }
 
 /* Mounts are shared with the host by default on systemd machines (mount_namespaces(7),
@@ -350,23 +318,23 @@ static void mount_root(struct container *c)
                 say("bind-mount %s onto itself: pivot_root needs a mount point", c->rootfs);
                 mount_or_die(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL);
                 if (chdir(c->rootfs) < 0)
-                        die_errno("chdir %s", c->rootfs);
+                        error(125, errno, "chdir %s", c->rootfs);
                 return;
         }
         lower = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (lower < 0)
-                die_errno("open %s", c->rootfs);
+                error(125, errno, "open %s", c->rootfs);
         say("overlay: %s read-only below, a tmpfs layer above", c->rootfs);
         mount_or_die("tmpfs", c->rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
         if (chdir(c->rootfs) < 0 || mkdir("upper", 0755) < 0 || mkdir("work", 0755) < 0 ||
             mkdir("merged", 0755) < 0)
-                die_errno("make the overlay's directories");
+                error(125, errno, "make the overlay's directories");
         snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d,upperdir=upper,workdir=work",
                  lower);
         mount_or_die("overlay", "merged", "overlay", 0, opts);
         close(lower);
         if (chdir("merged") < 0)
-                die_errno("chdir into the overlay");
+                error(125, errno, "chdir into the overlay");
 }
 
 /* The minimal /proc: a fresh procfs instance. procfs shows the processes of the PID
@@ -394,7 +362,7 @@ static void mount_dev(void)
                 snprintf(inside, sizeof(inside), "dev/%s", devices[i]);
                 fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
                 if (fd < 0)
-                        die_errno("create %s", inside);
+                        error(125, errno, "create %s", inside);
                 close(fd);
                 mount_or_die(host, inside, NULL, MS_BIND, NULL);
         }
@@ -406,7 +374,7 @@ static void mount_mqueue(void)
 {
         say("mount this IPC namespace's mqueue on /dev/mqueue");
         if (mkdir("dev/mqueue", 0755) < 0)
-                die_errno("mkdir /dev/mqueue");
+                error(125, errno, "mkdir /dev/mqueue");
         mount_or_die("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
@@ -460,7 +428,7 @@ static unsigned long locked_flags(const char *path)
         unsigned long flags = 0;
 
         if (statvfs(path, &st) < 0)
-                die_errno("statvfs %s", path);
+                error(125, errno, "statvfs %s", path);
         flags |= (st.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
         flags |= (st.f_flag & ST_NODEV) ? MS_NODEV : 0;
         flags |= (st.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
@@ -481,12 +449,13 @@ static void mount_binds(struct container *c)
                 int fd;
 
                 if (stat(b->src, &st) < 0)
-                        die_errno("bind source %s", b->src);
+                        error(125, errno, "bind source %s", b->src);
                 fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
                 if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
-                        die("bind destination %s leads outside the container's root", b->dst);
+                        error(125, 0, "bind destination %s leads outside the container's root",
+                              b->dst);
                 if (fd < 0)
-                        die_errno("bind destination %s", b->dst);
+                        error(125, errno, "bind destination %s", b->dst);
                 say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
                 snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
                 mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
@@ -510,11 +479,11 @@ static void pivot_into_cwd(void)
 {
         say("pivot_root into the new root and detach the old one");
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                die_errno("pivot_root");
+                error(125, errno, "pivot_root");
         if (umount2(".", MNT_DETACH) < 0)
-                die_errno("detach the old root");
+                error(125, errno, "detach the old root");
         if (chdir("/") < 0)
-                die_errno("chdir /");
+                error(125, errno, "chdir /");
 }
 
 /* Build the container's filesystem in its own mount namespace and move into it. The
@@ -551,13 +520,9 @@ static void set_environment(void)
  * as shells do, so a caller can tell a typo from a permission problem. */
 static void exec_command(struct container *c)
 {
-        int status;
-
         say("exec %s", c->argv[0]);
         execvp(c->argv[0], c->argv);
-        status = errno == ENOENT ? 127 : 126;
-        fprintf(stderr, "%s: exec %s: %s\n", step, c->argv[0], strerror(errno));
-        exit(status);
+        error(errno == ENOENT ? 127 : 126, errno, "exec %s", c->argv[0]);
 }
 
 /* The container's first process, from clone() to execve(). */
@@ -567,7 +532,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
          * in the instant before this call would leave us running: from step 05 on, a
          * handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
         sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
         sync_as_child(&c->sync);
@@ -581,7 +546,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
          * supervisor's setup: had it died before the signal was armed, this wait sees
          * end-of-file, so no container outlives its supervisor. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
                 _exit(125);
         set_hostname(c);
@@ -610,7 +575,7 @@ static void claim_slot(struct container *c)
                 socklen_t len;
 
                 if (fd < 0)
-                        die_errno("socket");
+                        error(125, errno, "socket");
                 len = offsetof(struct sockaddr_un, sun_path) + 1 +
                       snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "cntlab/slot/%d", s);
                 if (bind(fd, (struct sockaddr *)&addr, len) == 0) {
@@ -621,10 +586,10 @@ static void claim_slot(struct container *c)
                         return;
                 }
                 if (errno != EADDRINUSE)
-                        die_errno("bind @cntlab/slot/%d", s);
+                        error(125, errno, "bind @cntlab/slot/%d", s);
                 close(fd);
         }
-        die("no free network slot: 256 containers are running");
+        error(125, 0, "no free network slot: 256 containers are running");
 }
 
 /* clone(2) starts the container's first process in new namespaces: the kernel creates
@@ -655,10 +620,10 @@ static void start_container(struct container *c)
         sigaddset(&c->signals, SIGALRM); /* our own 3-second deadline */
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
-                die_errno("pipe");
+                error(125, errno, "pipe");
         c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
         if (c->pid < 0)
-                die_errno("clone");
+                error(125, errno, "clone");
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
@@ -679,7 +644,7 @@ static void write_id_maps(struct container *c)
                 snprintf(path, sizeof(path), "/proc/%d/%s", c->pid, files[i]);
                 say("write %s: %s", path, texts[i]);
                 if (write_file(path, texts[i]) < 0)
-                        die_errno("write %s", path);
+                        error(125, errno, "write %s", path);
         }
 }
 
@@ -696,19 +661,19 @@ static void create_veth(struct container *c)
         int index;
 
         if (!nl)
-                die_errno("netlink socket");
+                error(125, errno, "netlink socket");
         snprintf(name, sizeof(name), "cnt%d", getpid());
         say("create veth %s <-> eth0 in the container, %s/30 on the host end", name,
             inet_ntoa(host));
         if (netns_veth_add(nl, name, "eth0", c->pid) < 0)
-                die_errno("netlink RTM_NEWLINK veth %s", name);
+                error(125, errno, "netlink RTM_NEWLINK veth %s", name);
         index = netns_link_index(nl, name);
         if (index < 0)
-                die_errno("netlink RTM_GETLINK %s", name);
+                error(125, errno, "netlink RTM_GETLINK %s", name);
         if (netns_addr_add(nl, index, host, 30) < 0)
-                die_errno("netlink RTM_NEWADDR %s", name);
+                error(125, errno, "netlink RTM_NEWADDR %s", name);
         if (netns_link_up(nl, index) < 0)
-                die_errno("netlink RTM_NEWLINK %s up", name);
+                error(125, errno, "netlink RTM_NEWLINK %s up", name);
         netns_close(nl);
 }
 
@@ -721,7 +686,7 @@ static void setup_from_outside(struct container *c)
         create_veth(c);
         say("wake the container");
         if (sync_wake(&c->sync) < 0 && errno != EPIPE)
-                die_errno("wake the container");
+                error(125, errno, "wake the container");
 }
 
 /* Wait for the container and forward signals to it. A signal a process sends us is
@@ -757,13 +722,17 @@ int main(int argc, char **argv)
 {
         struct container *c = &container;
 
+        /* error(3) starts each message with this name. Line-buffered, stderr takes each line
+         * in one write(2), so the supervisor's lines and the container's never mix. */
+        program_invocation_name = step;
+        setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
         parse_options(c, argc, argv);
         check_root();
         check_rootfs(c);
         /* The container would inherit our supplementary groups, and once setgroups is
          * denied it could never drop them. */
         if (setgroups(0, NULL) < 0)
-                die_errno("setgroups");
+                error(125, errno, "setgroups");
         claim_slot(c);
         start_container(c);
         setup_from_outside(c);

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <error.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -53,7 +54,7 @@
 #include "sync.h"
 #include "netns.h"
 
-static const char *const step = "08-sec";
+static char step[] = "08-sec"; /* error(3) and usage() print it */
 
 enum { MAX_BINDS = 16 };
 
@@ -89,53 +90,18 @@ struct container {
 static struct container container;
 static int verbose;
 
-/* The single way out after a failed setup action: one line "NN-name: what: why" on
- * stderr and the contract's status 125. die() for our own checks, die_errno() after a
- * failed call, adding strerror(errno). The attributes let the compiler check the format
- * strings and know that neither returns. */
-static void report(int err, const char *fmt, va_list ap)
-{
-        char what[512];
-
-        vsnprintf(what, sizeof(what), fmt, ap);
-        fprintf(stderr, "%s: %s%s%s\n", step, what, err ? ": " : "", err ? strerror(err) : "");
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(0, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char *fmt, ...)
-{
-        int err = errno;
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(err, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-/* -v: narrate each setup action, so a learner can follow the code as it runs. The
- * supervisor and the container narrate at the same time, so each line is formatted
- * first and printed in one call: stderr is unbuffered, and one fprintf is one write. */
+/* -v: narrate each setup action, so a learner can follow the code as it runs. */
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-        char line[512];
         va_list ap;
 
         if (!verbose)
                 return;
         va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
+        fputs("=> ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs("\n", stderr);
         va_end(ap);
-        fprintf(stderr, "=> %s\n", line);
 }
 
 static void usage(FILE *out)
@@ -163,7 +129,7 @@ static void set_hostname_option(struct container *c, const char *name)
         if (len < 1 || len > 64 ||
             strspn(name, "abcdefghijklmnopqrstuvwxyz"
                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
-                die("invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
+                error(125, 0, "invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
         memcpy(c->hostname, name, len + 1);
 }
 
@@ -173,7 +139,7 @@ static void set_default_hostname(struct container *c)
         unsigned int r = 0;
 
         if (getrandom(&r, sizeof(r), 0) < 0)
-                die_errno("getrandom");
+                error(125, errno, "getrandom");
         snprintf(c->hostname, sizeof(c->hostname), "cnt-%05x", r & 0xfffff);
 }
 
@@ -186,16 +152,17 @@ static void add_bind_option(struct container *c, char *spec)
         struct bind *b;
 
         if (!dst || dst == spec || dst[1] != '/' || (mode && strcmp(mode, ":ro") != 0))
-                die("invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute", spec);
+                error(125, 0, "invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute",
+                      spec);
         if (c->nbinds == MAX_BINDS)
-                die("too many --bind options (at most %d)", MAX_BINDS);
+                error(125, 0, "too many --bind options (at most %d)", MAX_BINDS);
         b = &c->binds[c->nbinds];
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
         b->src = realpath(spec, NULL);
         if (!b->src)
-                die_errno("bind source %s", spec);
+                error(125, errno, "bind source %s", spec);
         b->dst = dst;
         b->read_only = mode != NULL;
         c->nbinds++;
@@ -216,7 +183,8 @@ static long long parse_size(const char *arg)
         else if (*end == 'G' || *end == 'g')
                 n <<= 30, end++;
         if (errno || end == arg || *end || n <= 0 || n > (1LL << 50))
-                die("invalid --memory '%s': expected bytes or a number with K, M or G", arg);
+                error(125, 0, "invalid --memory '%s': expected bytes or a number with K, M or G",
+                      arg);
         return n;
 }
 
@@ -228,7 +196,7 @@ static long parse_pids(const char *arg)
         errno = 0;
         n = strtol(arg, &end, 10);
         if (errno || end == arg || *end || n < 1 || n > 4194304)
-                die("invalid --pids '%s': expected a whole number from 1", arg);
+                error(125, 0, "invalid --pids '%s': expected a whole number from 1", arg);
         return n;
 }
 
@@ -241,7 +209,8 @@ static long parse_cpus(const char *arg)
         errno = 0;
         n = strtod(arg, &end);
         if (errno || end == arg || *end || !(n > 0 && n <= 1024))
-                die("invalid --cpus '%s': expected a number of CPUs above 0, e.g. 0.5", arg);
+                error(125, 0, "invalid --cpus '%s': expected a number of CPUs above 0, e.g. 0.5",
+                      arg);
         return (long)(n * 100000);
 }
 
@@ -303,9 +272,10 @@ static void parse_options(struct container *c, int argc, char **argv)
                         c->cpu_quota = parse_cpus(optarg);
                         break;
                 case ':':
-                        die("option %s needs a value: see --help", argv[optind - 1]);
+                        error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
+                        break;
                 default:
-                        die("unknown option %s: see --help", argv[optind - 1]);
+                        error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
@@ -314,7 +284,7 @@ static void parse_options(struct container *c, int argc, char **argv)
 static void check_root(void)
 {
         if (geteuid() != 0)
-                die("needs root to create namespaces: run it as root or with sudo");
+                error(125, 0, "needs root to create namespaces: run it as root or with sudo");
 }
 
 static void check_rootfs(struct container *c)
@@ -322,9 +292,9 @@ static void check_rootfs(struct container *c)
         struct stat st;
 
         if (stat(c->rootfs, &st) < 0)
-                die_errno("rootfs %s", c->rootfs);
+                error(125, errno, "rootfs %s", c->rootfs);
         if (!S_ISDIR(st.st_mode))
-                die("rootfs %s: not a directory", c->rootfs);
+                error(125, 0, "rootfs %s: not a directory", c->rootfs);
 }
 
 /* Write a short string to a file such as /proc/PID/uid_map in one write(2): the kernel
@@ -355,16 +325,16 @@ static void become_root(void)
 {
         say("setresgid(0) and setresuid(0): root inside, host uid 100000 outside");
         if (setresgid(0, 0, 0) < 0)
-                die_errno("setresgid 0");
+                error(125, errno, "setresgid 0");
         if (setresuid(0, 0, 0) < 0)
-                die_errno("setresuid 0");
+                error(125, errno, "setresuid 0");
 }
 
 static void set_hostname(struct container *c)
 {
         say("sethostname %s: the UTS namespace is ours, the host keeps its name", c->hostname);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
-                die_errno("sethostname %s", c->hostname);
+                error(125, errno, "sethostname %s", c->hostname);
 }
 
 /* The container's half of the network. A netlink socket acts on the network namespace
@@ -378,20 +348,20 @@ static void configure_network(struct container *c)
         int lo, eth0;
 
         if (!nl)
-                die_errno("netlink socket");
+                error(125, errno, "netlink socket");
         say("lo up, eth0 %s/30 up, default route via the host end", inet_ntoa(addr));
         lo = netns_link_index(nl, "lo");
         if (lo < 0 || netns_link_up(nl, lo) < 0)
-                die_errno("netlink RTM_NEWLINK lo up");
+                error(125, errno, "netlink RTM_NEWLINK lo up");
         eth0 = netns_link_index(nl, "eth0");
         if (eth0 < 0)
-                die_errno("netlink RTM_GETLINK eth0");
+                error(125, errno, "netlink RTM_GETLINK eth0");
         if (netns_addr_add(nl, eth0, addr, 30) < 0)
-                die_errno("netlink RTM_NEWADDR eth0");
+                error(125, errno, "netlink RTM_NEWADDR eth0");
         if (netns_link_up(nl, eth0) < 0)
-                die_errno("netlink RTM_NEWLINK eth0 up");
+                error(125, errno, "netlink RTM_NEWLINK eth0 up");
         if (netns_route_add_default(nl, gateway) < 0)
-                die_errno("netlink RTM_NEWROUTE default");
+                error(125, errno, "netlink RTM_NEWROUTE default");
         netns_close(nl);
 }
 
@@ -399,7 +369,7 @@ static void mount_or_die(const char *src, const char *dst, const char *type, uns
                          const char *data)
 {
         if (mount(src, dst, type, flags, data) < 0)
-                die_errno("mount %s on %s", src ? src : type ? type : "(new flags)", dst);
+                error(125, errno, "mount %s on %s", src ? src : type ? type : "(new flags)", dst);
 }
 
 /* Mounts are shared with the host by default on systemd machines (mount_namespaces(7),
@@ -426,23 +396,23 @@ static void mount_root(struct container *c)
                 say("bind-mount %s onto itself: pivot_root needs a mount point", c->rootfs);
                 mount_or_die(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL);
                 if (chdir(c->rootfs) < 0)
-                        die_errno("chdir %s", c->rootfs);
+                        error(125, errno, "chdir %s", c->rootfs);
                 return;
         }
         lower = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (lower < 0)
-                die_errno("open %s", c->rootfs);
+                error(125, errno, "open %s", c->rootfs);
         say("overlay: %s read-only below, a tmpfs layer above", c->rootfs);
         mount_or_die("tmpfs", c->rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
         if (chdir(c->rootfs) < 0 || mkdir("upper", 0755) < 0 || mkdir("work", 0755) < 0 ||
             mkdir("merged", 0755) < 0)
-                die_errno("make the overlay's directories");
+                error(125, errno, "make the overlay's directories");
         snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d,upperdir=upper,workdir=work",
                  lower);
         mount_or_die("overlay", "merged", "overlay", 0, opts);
         close(lower);
         if (chdir("merged") < 0)
-                die_errno("chdir into the overlay");
+                error(125, errno, "chdir into the overlay");
 }
 
 /* The minimal /proc: a fresh procfs instance. procfs shows the processes of the PID
@@ -470,7 +440,7 @@ static void mount_dev(void)
                 snprintf(inside, sizeof(inside), "dev/%s", devices[i]);
                 fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
                 if (fd < 0)
-                        die_errno("create %s", inside);
+                        error(125, errno, "create %s", inside);
                 close(fd);
                 mount_or_die(host, inside, NULL, MS_BIND, NULL);
         }
@@ -482,7 +452,7 @@ static void mount_mqueue(void)
 {
         say("mount this IPC namespace's mqueue on /dev/mqueue");
         if (mkdir("dev/mqueue", 0755) < 0)
-                die_errno("mkdir /dev/mqueue");
+                error(125, errno, "mkdir /dev/mqueue");
         mount_or_die("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
@@ -568,7 +538,7 @@ static unsigned long locked_flags(const char *path)
         unsigned long flags = 0;
 
         if (statvfs(path, &st) < 0)
-                die_errno("statvfs %s", path);
+                error(125, errno, "statvfs %s", path);
         flags |= (st.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
         flags |= (st.f_flag & ST_NODEV) ? MS_NODEV : 0;
         flags |= (st.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
@@ -589,12 +559,13 @@ static void mount_binds(struct container *c)
                 int fd;
 
                 if (stat(b->src, &st) < 0)
-                        die_errno("bind source %s", b->src);
+                        error(125, errno, "bind source %s", b->src);
                 fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
                 if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
-                        die("bind destination %s leads outside the container's root", b->dst);
+                        error(125, 0, "bind destination %s leads outside the container's root",
+                              b->dst);
                 if (fd < 0)
-                        die_errno("bind destination %s", b->dst);
+                        error(125, errno, "bind destination %s", b->dst);
                 say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
                 snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
                 mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
@@ -618,11 +589,11 @@ static void pivot_into_cwd(void)
 {
         say("pivot_root into the new root and detach the old one");
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                die_errno("pivot_root");
+                error(125, errno, "pivot_root");
         if (umount2(".", MNT_DETACH) < 0)
-                die_errno("detach the old root");
+                error(125, errno, "detach the old root");
         if (chdir("/") < 0)
-                die_errno("chdir /");
+                error(125, errno, "chdir /");
 }
 
 /* Build the container's filesystem in its own mount namespace and move into it. The
@@ -684,15 +655,15 @@ static void drop_capabilities(void)
                 for (int i = 0; i < nkeep; i++)
                         kept |= keep[i] == cap;
                 if (!kept && cap_drop_bound(cap) < 0)
-                        die_errno("drop capability %d from the bounding set", cap);
+                        error(125, errno, "drop capability %d from the bounding set", cap);
         }
         caps = cap_init();
         if (!caps || cap_set_flag(caps, CAP_PERMITTED, nkeep, keep, CAP_SET) < 0 ||
             cap_set_flag(caps, CAP_EFFECTIVE, nkeep, keep, CAP_SET) < 0 || cap_set_proc(caps) < 0)
-                die_errno("set capabilities");
+                error(125, errno, "set capabilities");
         cap_free(caps);
         if (cap_reset_ambient() < 0)
-                die_errno("clear ambient capabilities");
+                error(125, errno, "clear ambient capabilities");
 }
 
 /* Add "return EPERM" for SYSCALL when its argument ARG has all bits of MASK set. */
@@ -703,7 +674,7 @@ static void deny_flag(scmp_filter_ctx ctx, const char *syscall, unsigned arg, un
 
         if (nr != __NR_SCMP_ERROR &&
             seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp))
-                die("seccomp: cannot add a rule for %s", syscall);
+                error(125, 0, "seccomp: cannot add a rule for %s", syscall);
 }
 
 /* seccomp(2) through libseccomp: the filter allows everything except what could undo
@@ -748,13 +719,13 @@ static void install_seccomp(void)
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 
         if (!ctx)
-                die("seccomp_init failed");
+                error(125, 0, "seccomp_init failed");
         say("load a seccomp filter: EPERM for namespace, mount, module, keyring syscalls");
         for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
                 int nr = seccomp_syscall_resolve_name(denied[i]);
 
                 if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0))
-                        die("seccomp: cannot add a rule for %s", denied[i]);
+                        error(125, 0, "seccomp: cannot add a rule for %s", denied[i]);
         }
         /* clone(2) may make threads and processes, but no namespaces. clone3 passes its
          * flags in memory, which seccomp cannot read: ENOSYS makes libc fall back to clone. */
@@ -762,12 +733,12 @@ static void install_seccomp(void)
                 deny_flag(ctx, "clone", 0, namespace_flags[i]);
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"),
                              0))
-                die("seccomp: cannot add a rule for clone3");
+                error(125, 0, "seccomp: cannot add a rule for clone3");
         /* TIOCSTI pushes characters into the terminal's input: a container could type
          * commands into the host shell that started it. */
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)))
-                die("seccomp: cannot add a rule for ioctl");
+                error(125, 0, "seccomp: cannot add a rule for ioctl");
         /* No set-user-ID or set-group-ID files: with no_new_privs they would not raise
          * privileges in here, but they would on the host if the files got out. */
         deny_flag(ctx, "chmod", 1, S_ISUID);
@@ -780,7 +751,7 @@ static void install_seccomp(void)
         deny_flag(ctx, "fchmodat2", 2, S_ISGID);
         errno = -seccomp_load(ctx); /* libseccomp returns -errno */
         if (errno)
-                die_errno("seccomp_load");
+                error(125, errno, "seccomp_load");
         seccomp_release(ctx);
 }
 
@@ -793,7 +764,7 @@ static void drop_privileges(void)
         drop_capabilities();
         say("set no_new_privs");
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                die_errno("prctl PR_SET_NO_NEW_PRIVS");
+                error(125, errno, "prctl PR_SET_NO_NEW_PRIVS");
         install_seccomp();
 }
 
@@ -801,13 +772,9 @@ static void drop_privileges(void)
  * as shells do, so a caller can tell a typo from a permission problem. */
 static void exec_command(struct container *c)
 {
-        int status;
-
         say("exec %s", c->argv[0]);
         execvp(c->argv[0], c->argv);
-        status = errno == ENOENT ? 127 : 126;
-        fprintf(stderr, "%s: exec %s: %s\n", step, c->argv[0], strerror(errno));
-        exit(status);
+        error(errno == ENOENT ? 127 : 126, errno, "exec %s", c->argv[0]);
 }
 
 /* The container's first process, from clone() to execve(). */
@@ -817,7 +784,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
          * in the instant before this call would leave us running: from step 05 on, a
          * handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
         sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
         sync_as_child(&c->sync);
@@ -831,7 +798,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
          * supervisor's setup: had it died before the signal was armed, this wait sees
          * end-of-file, so no container outlives its supervisor. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
                 _exit(125);
         /* A cgroup namespace's root is the cgroup its creator is in at that moment
@@ -839,7 +806,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
          * would have taken the supervisor's cgroup as the root, so we unshare it now. */
         say("unshare the cgroup namespace: our cgroup becomes its /");
         if (unshare(CLONE_NEWCGROUP) < 0)
-                die_errno("unshare CLONE_NEWCGROUP");
+                error(125, errno, "unshare CLONE_NEWCGROUP");
         set_hostname(c);
         configure_network(c);
         enter_rootfs(c);
@@ -867,7 +834,7 @@ static void claim_slot(struct container *c)
                 socklen_t len;
 
                 if (fd < 0)
-                        die_errno("socket");
+                        error(125, errno, "socket");
                 len = offsetof(struct sockaddr_un, sun_path) + 1 +
                       snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "cntlab/slot/%d", s);
                 if (bind(fd, (struct sockaddr *)&addr, len) == 0) {
@@ -878,10 +845,10 @@ static void claim_slot(struct container *c)
                         return;
                 }
                 if (errno != EADDRINUSE)
-                        die_errno("bind @cntlab/slot/%d", s);
+                        error(125, errno, "bind @cntlab/slot/%d", s);
                 close(fd);
         }
-        die("no free network slot: 256 containers are running");
+        error(125, 0, "no free network slot: 256 containers are running");
 }
 
 /* Cgroup v2 has one hierarchy; v1 (and the "hybrid" layout, v1 controllers plus an
@@ -898,7 +865,7 @@ static void own_v1_cgroup(const char *controller, char *path, size_t size)
         char line[PATH_MAX + 64];
 
         if (!f)
-                die_errno("open /proc/self/cgroup");
+                error(125, errno, "open /proc/self/cgroup");
         while (fgets(line, sizeof(line), f)) {
                 char *list = strchr(line, ':'), *own = list ? strchr(list + 1, ':') : NULL;
                 char *name, *save = NULL;
@@ -915,7 +882,7 @@ static void own_v1_cgroup(const char *controller, char *path, size_t size)
                         }
         }
         fclose(f);
-        die("no cgroup v1 hierarchy with the %s controller", controller);
+        error(125, 0, "no cgroup v1 hierarchy with the %s controller", controller);
 }
 
 /* Write VALUE to FILE in the cgroup that holds controller WHICH. Returns -1 on error. */
@@ -931,7 +898,7 @@ static void cgroup_set(struct container *c, int which, const char *file, const c
 {
         say("%s = %s", file, value);
         if (cgroup_write(c, which, file, value) < 0)
-                die_errno("cgroup: write %s to %s", value, file);
+                error(125, errno, "cgroup: write %s to %s", value, file);
 }
 
 /* A supervisor killed by SIGKILL cannot remove its cgroup. The next run sweeps
@@ -984,7 +951,7 @@ static void create_cgroup(struct container *c)
         char parent[PATH_MAX - 32]; /* room left for "/<pid>" */
 
         if (statfs("/sys/fs/cgroup", &fs) < 0)
-                die_errno("statfs /sys/fs/cgroup");
+                error(125, errno, "statfs /sys/fs/cgroup");
         c->cgroup_v2 = fs.f_type == CGROUP2_SUPER_MAGIC;
         c->supervisor = getpid();
         for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++) {
@@ -998,12 +965,12 @@ static void create_cgroup(struct container *c)
                                  controllers[i], own);
                 }
                 if (mkdir(parent, 0755) < 0 && errno != EEXIST)
-                        die_errno("cgroup: mkdir %s", parent);
+                        error(125, errno, "cgroup: mkdir %s", parent);
                 sweep_stale_cgroups(parent);
                 snprintf(c->cgroup[i], sizeof(c->cgroup[i]), "%s/%d", parent, getpid());
                 say("create cgroup %s", c->cgroup[i]);
                 if (mkdir(c->cgroup[i], 0755) < 0)
-                        die_errno("cgroup: mkdir %s", c->cgroup[i]);
+                        error(125, errno, "cgroup: mkdir %s", c->cgroup[i]);
                 if (i == 0)
                         atexit(remove_cgroup);
         }
@@ -1015,9 +982,11 @@ static void create_cgroup(struct container *c)
             (write_file("/sys/fs/cgroup/cgroup.subtree_control", controllers_v2) < 0 ||
              write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", controllers_v2) < 0)) {
                 if (errno == EBUSY)
-                        die("cgroup: /sys/fs/cgroup has processes of its own, so it cannot enable "
+                        error(
+                            125, 0,
+                            "cgroup: /sys/fs/cgroup has processes of its own, so it cannot enable "
                             "controllers for cntlab (in a container? move them to a child cgroup)");
-                die_errno("cgroup: enable memory, pids and cpu in cgroup.subtree_control");
+                error(125, errno, "cgroup: enable memory, pids and cpu in cgroup.subtree_control");
         }
 }
 
@@ -1027,7 +996,7 @@ static void move_self_v1(struct container *c, const char *file)
 {
         for (int i = 0; i < 3; i++)
                 if (cgroup_write(c, i, file, "0") < 0)
-                        die_errno("cgroup: write 0 to %s/%s", c->cgroup[i], file);
+                        error(125, errno, "cgroup: write 0 to %s/%s", c->cgroup[i], file);
 }
 
 /* Start the container's first process inside its cgroups, so that nothing it runs is
@@ -1060,7 +1029,7 @@ static void clone_into_cgroup(struct container *c, unsigned long flags)
         say("clone3 with CLONE_INTO_CGROUP %s", c->cgroup[0]);
         fd = open(c->cgroup[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-                die_errno("cgroup: open %s", c->cgroup[0]);
+                error(125, errno, "cgroup: open %s", c->cgroup[0]);
         args.cgroup = (unsigned)fd;
         c->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
         if (c->pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
@@ -1069,7 +1038,7 @@ static void clone_into_cgroup(struct container *c, unsigned long flags)
                 c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
                 snprintf(pid, sizeof(pid), "%d", c->pid);
                 if (c->pid > 0 && cgroup_write(c, 0, "cgroup.procs", pid) < 0)
-                        die_errno("cgroup: move pid %s into %s", pid, c->cgroup[0]);
+                        error(125, errno, "cgroup: move pid %s into %s", pid, c->cgroup[0]);
         }
         close(fd);
 }
@@ -1102,10 +1071,10 @@ static void start_container(struct container *c)
         sigaddset(&c->signals, SIGALRM); /* our own 3-second deadline */
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
-                die_errno("pipe");
+                error(125, errno, "pipe");
         clone_into_cgroup(c, flags);
         if (c->pid < 0)
-                die_errno("clone");
+                error(125, errno, "clone");
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
@@ -1126,7 +1095,7 @@ static void write_id_maps(struct container *c)
                 snprintf(path, sizeof(path), "/proc/%d/%s", c->pid, files[i]);
                 say("write %s: %s", path, texts[i]);
                 if (write_file(path, texts[i]) < 0)
-                        die_errno("write %s", path);
+                        error(125, errno, "write %s", path);
         }
 }
 
@@ -1143,19 +1112,19 @@ static void create_veth(struct container *c)
         int index;
 
         if (!nl)
-                die_errno("netlink socket");
+                error(125, errno, "netlink socket");
         snprintf(name, sizeof(name), "cnt%d", getpid());
         say("create veth %s <-> eth0 in the container, %s/30 on the host end", name,
             inet_ntoa(host));
         if (netns_veth_add(nl, name, "eth0", c->pid) < 0)
-                die_errno("netlink RTM_NEWLINK veth %s", name);
+                error(125, errno, "netlink RTM_NEWLINK veth %s", name);
         index = netns_link_index(nl, name);
         if (index < 0)
-                die_errno("netlink RTM_GETLINK %s", name);
+                error(125, errno, "netlink RTM_GETLINK %s", name);
         if (netns_addr_add(nl, index, host, 30) < 0)
-                die_errno("netlink RTM_NEWADDR %s", name);
+                error(125, errno, "netlink RTM_NEWADDR %s", name);
         if (netns_link_up(nl, index) < 0)
-                die_errno("netlink RTM_NEWLINK %s up", name);
+                error(125, errno, "netlink RTM_NEWLINK %s up", name);
         netns_close(nl);
 }
 
@@ -1176,7 +1145,7 @@ static void set_limits(struct container *c)
                          c->cgroup_v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
                          c->cgroup_v2 ? "0" : value) < 0 &&
             errno != ENOENT)
-                die_errno("cgroup: limit swap");
+                error(125, errno, "cgroup: limit swap");
         snprintf(value, sizeof(value), "%ld", c->pids);
         cgroup_set(c, PIDS, "pids.max", value);
         if (c->cpu_quota && c->cgroup_v2) {
@@ -1199,7 +1168,7 @@ static void setup_from_outside(struct container *c)
         set_limits(c);
         say("wake the container");
         if (sync_wake(&c->sync) < 0 && errno != EPIPE)
-                die_errno("wake the container");
+                error(125, errno, "wake the container");
 }
 
 /* Wait for the container and forward signals to it. A signal a process sends us is
@@ -1236,13 +1205,17 @@ int main(int argc, char **argv)
 {
         struct container *c = &container;
 
+        /* error(3) starts each message with this name. Line-buffered, stderr takes each line
+         * in one write(2), so the supervisor's lines and the container's never mix. */
+        program_invocation_name = step;
+        setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
         parse_options(c, argc, argv);
         check_root();
         check_rootfs(c);
         /* The container would inherit our supplementary groups, and once setgroups is
          * denied it could never drop them. */
         if (setgroups(0, NULL) < 0)
-                die_errno("setgroups");
+                error(125, errno, "setgroups");
         claim_slot(c);
         create_cgroup(c);
         start_container(c);
