@@ -43,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <dirent.h>
+#include <ctype.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <linux/sched.h>
@@ -77,7 +78,7 @@ struct container {
         int slot_fd; /* holds the slot for as long as the supervisor lives */
         long long memory; /* bytes */
         long pids; /* tasks */
-        long cpu_quota; /* microseconds per 100 ms period, 0 = no limit */
+        long cpu_quota; /* microseconds per 100 ms period (sched-design-CFS), 0 = none */
         int cgroup_v2; /* one unified hierarchy, or one per controller (v1) */
         char cgroup[3][PATH_MAX];
         pid_t supervisor;
@@ -164,50 +165,32 @@ static void add_bind_option(struct container *c, char *spec)
         c->nbinds++;
 }
 
-/* --memory 256M: bytes, or a number with a binary K, M or G suffix. */
-static long long parse_size(const char *arg)
+/* What the value of -m, -p or -c may be: a size in bytes, with a binary K, M or G
+ * suffix (1K is 1024, as the kernel counts memory); a whole number; or a fraction. */
+enum number { BYTES, WHOLE, FRACTION };
+
+/* The value of --OPTION: a number of that KIND, above 0 and at most MAX. */
+static double parse_number(const char *option, const char *arg, enum number kind, double max)
 {
-        char *end;
-        long long n;
-
-        errno = 0;
-        n = strtoll(arg, &end, 10);
-        if (*end == 'K' || *end == 'k')
-                n <<= 10, end++;
-        else if (*end == 'M' || *end == 'm')
-                n <<= 20, end++;
-        else if (*end == 'G' || *end == 'g')
-                n <<= 30, end++;
-        if (errno || end == arg || *end || n <= 0 || n > (1LL << 50))
-                error(125, 0, "invalid --memory '%s': expected bytes or a number with K, M or G",
-                      arg);
-        return n;
-}
-
-static long parse_pids(const char *arg)
-{
-        char *end;
-        long n;
-
-        errno = 0;
-        n = strtol(arg, &end, 10);
-        if (errno || end == arg || *end || n < 1 || n > 4194304)
-                error(125, 0, "invalid --pids '%s': expected a whole number from 1", arg);
-        return n;
-}
-
-/* --cpus 0.5 becomes a CFS quota of 50 ms in every 100 ms period (sched-design-CFS). */
-static long parse_cpus(const char *arg)
-{
+        static const char *const expected[] = {"bytes or a number with K, M or G",
+                                               "a whole number from 1",
+                                               "a number above 0, e.g. 0.5"};
+        static const char suffixes[] = "KMG";
+        const char *suffix;
         char *end;
         double n;
 
         errno = 0;
         n = strtod(arg, &end);
-        if (errno || end == arg || *end || !(n > 0 && n <= 1024))
-                error(125, 0, "invalid --cpus '%s': expected a number of CPUs above 0, e.g. 0.5",
-                      arg);
-        return (long)(n * 100000);
+        suffix = kind == BYTES && *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
+        if (suffix) {
+                n *= (double)(1LL << (10 * (suffix - suffixes + 1)));
+                end++;
+        }
+        if (errno || end == arg || *end || !(n > 0 && n <= max) ||
+            (kind != FRACTION && n != (double)(long long)n))
+                error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
+        return n;
 }
 
 static void parse_options(struct container *c, int argc, char **argv)
@@ -259,13 +242,14 @@ static void parse_options(struct container *c, int argc, char **argv)
                         add_bind_option(c, optarg);
                         break;
                 case 'm':
-                        c->memory = parse_size(optarg);
+                        c->memory = (long long)parse_number("memory", optarg, BYTES, 1LL << 50);
                         break;
                 case 'p':
-                        c->pids = parse_pids(optarg);
+                        c->pids = (long)parse_number("pids", optarg, WHOLE, 4194304);
                         break;
                 case 'c':
-                        c->cpu_quota = parse_cpus(optarg);
+                        c->cpu_quota =
+                            (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
                         break;
                 case ':':
                         error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
