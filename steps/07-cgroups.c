@@ -448,30 +448,35 @@ static void mount_sys(void)
 /* Open PATH (absolute, as seen inside) below the new root, which is the current
  * directory, creating what is missing: directories, and for a file SRC the final file.
  * Each component is opened with openat2(RESOLVE_BENEATH) relative to the previous one,
- * so neither ".." nor a symbolic link can lead outside the container's root. */
+ * so neither ".." nor a symbolic link can lead outside the container's root. What we
+ * create belongs to the new root's owner, like the rest of the rootfs: a user namespace
+ * (step 05) maps that one owner to root, and shows anyone else's files as nobody's. */
 static int open_in_root(const char *path, int is_dir)
 {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
         char copy[PATH_MAX], *name, *rest = NULL;
         int dir = open(".", O_PATH | O_CLOEXEC);
+        struct stat root;
 
+        if (dir < 0 || fstat(dir, &root) < 0)
+                error(125, errno, "open the new root");
         snprintf(copy, sizeof(copy), "%s", path);
-        for (name = strtok_r(copy, "/", &rest); name && dir >= 0;
-             name = strtok_r(NULL, "/", &rest)) {
+        for (name = strtok_r(copy, "/", &rest); name; name = strtok_r(NULL, "/", &rest)) {
                 int last = rest[strspn(rest, "/")] == '\0';
                 int fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
 
                 if (fd < 0 && errno == ENOENT) {
-                        int made =
-                            last && !is_dir
-                                ? openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644)
-                                : mkdirat(dir, name, 0755);
-
-                        if (made > 0)
-                                close(made);
-                        if (made >= 0)
-                                fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
+                        if ((last && !is_dir ? mknodat(dir, name, S_IFREG | 0644, 0)
+                                             : mkdirat(dir, name, 0755)) < 0 ||
+                            fchownat(dir, name, root.st_uid, root.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                                error(125, errno, "bind destination %s: create %s", path, name);
+                        fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
                 }
+                if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
+                        error(125, 0, "bind destination %s leads outside the container's root",
+                              path);
+                if (fd < 0)
+                        error(125, errno, "bind destination %s", path);
                 close(dir);
                 dir = fd;
         }
@@ -496,36 +501,40 @@ static unsigned long locked_flags(const char *path)
         return flags;
 }
 
-/* --bind SRC:DST[:ro]. The mount targets /proc/self/fd/N, the destination we opened
- * safely, rather than a path the kernel would resolve once more. */
+/* mount(2) on the file FD has open, then close it. The target /proc/self/fd/FD is that
+ * very file: the kernel does not resolve DST, the path it was opened by, once more. */
+static void mount_on_fd(const char *src, int fd, const char *dst, unsigned long flags)
+{
+        char target[32];
+
+        snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+        if (mount(src, target, NULL, flags, NULL) < 0)
+                error(125, errno, "mount %s on %s", src ? src : "(read-only)", dst);
+        close(fd);
+}
+
+/* Bind SRC at DST below the new root; read-only takes a second call, a remount of the
+ * new mount, which is on top of DST now and so is opened anew. */
+static void bind_mount(const char *src, const char *dst, int read_only)
+{
+        struct stat st;
+
+        if (stat(src, &st) < 0)
+                error(125, errno, "bind source %s", src);
+        mount_on_fd(src, open_in_root(dst, S_ISDIR(st.st_mode)), dst, MS_BIND | MS_REC);
+        if (read_only)
+                mount_on_fd(NULL, open_in_root(dst, S_ISDIR(st.st_mode)), dst,
+                            MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
+}
+
+/* --bind SRC:DST[:ro]. */
 static void mount_binds(struct container *c)
 {
         for (int i = 0; i < c->nbinds; i++) {
                 struct bind *b = &c->binds[i];
-                char target[64];
-                struct stat st;
-                int fd;
 
-                if (stat(b->src, &st) < 0)
-                        error(125, errno, "bind source %s", b->src);
-                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
-                if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
-                        error(125, 0, "bind destination %s leads outside the container's root",
-                              b->dst);
-                if (fd < 0)
-                        error(125, errno, "bind destination %s", b->dst);
                 say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
-                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-                mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
-                close(fd);
-                if (!b->read_only)
-                        continue;
-                /* Read-only takes a second call: remount the bind mount (now at DST) itself. */
-                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
-                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-                mount_or_die(NULL, target, NULL,
-                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(b->src), NULL);
-                close(fd);
+                bind_mount(b->src, b->dst, b->read_only);
         }
 }
 

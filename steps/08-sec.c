@@ -449,65 +449,38 @@ static void mount_sys(void)
         mount_or_die("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* What runc and crun hide by default. Files that reveal the host's kernel memory,
- * keys or timers are covered with /dev/null; directories of host hardware with an
- * empty read-only tmpfs; and the files that would let root inside reconfigure the
- * host's kernel (/proc/sys, sysrq, irq affinity) are made read-only. Paths this kernel
- * does not have are skipped. */
-static void mask_paths(void)
-{
-        static const char *const hidden_files[] = {"proc/kcore", "proc/keys", "proc/timer_list",
-                                                   "proc/sched_debug", "proc/latency_stats"};
-        static const char *const hidden_dirs[] = {"proc/acpi", "proc/scsi", "sys/firmware"};
-        static const char *const read_only[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq",
-                                                "proc/bus", "proc/fs"};
-        const unsigned long locked = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-
-        say("mask /proc/kcore and friends, make /proc/sys and friends read-only");
-        for (size_t i = 0; i < sizeof(hidden_files) / sizeof(hidden_files[0]); i++)
-                if (access(hidden_files[i], F_OK) == 0)
-                        mount_or_die("dev/null", hidden_files[i], NULL, MS_BIND, NULL);
-        for (size_t i = 0; i < sizeof(hidden_dirs) / sizeof(hidden_dirs[0]); i++)
-                if (access(hidden_dirs[i], F_OK) == 0)
-                        mount_or_die("tmpfs", hidden_dirs[i], "tmpfs", MS_RDONLY | locked,
-                                     "size=0");
-        for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++) {
-                if (access(read_only[i], F_OK) < 0)
-                        continue;
-                /* A read-only bind takes two calls: bind, then remount the bind read-only. */
-                mount_or_die(read_only[i], read_only[i], NULL, MS_BIND | MS_REC, NULL);
-                mount_or_die(NULL, read_only[i], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked,
-                             NULL);
-        }
-}
-
 /* Open PATH (absolute, as seen inside) below the new root, which is the current
  * directory, creating what is missing: directories, and for a file SRC the final file.
  * Each component is opened with openat2(RESOLVE_BENEATH) relative to the previous one,
- * so neither ".." nor a symbolic link can lead outside the container's root. */
+ * so neither ".." nor a symbolic link can lead outside the container's root. What we
+ * create belongs to the new root's owner, like the rest of the rootfs: a user namespace
+ * (step 05) maps that one owner to root, and shows anyone else's files as nobody's. */
 static int open_in_root(const char *path, int is_dir)
 {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
         char copy[PATH_MAX], *name, *rest = NULL;
         int dir = open(".", O_PATH | O_CLOEXEC);
+        struct stat root;
 
+        if (dir < 0 || fstat(dir, &root) < 0)
+                error(125, errno, "open the new root");
         snprintf(copy, sizeof(copy), "%s", path);
-        for (name = strtok_r(copy, "/", &rest); name && dir >= 0;
-             name = strtok_r(NULL, "/", &rest)) {
+        for (name = strtok_r(copy, "/", &rest); name; name = strtok_r(NULL, "/", &rest)) {
                 int last = rest[strspn(rest, "/")] == '\0';
                 int fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
 
                 if (fd < 0 && errno == ENOENT) {
-                        int made =
-                            last && !is_dir
-                                ? openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644)
-                                : mkdirat(dir, name, 0755);
-
-                        if (made > 0)
-                                close(made);
-                        if (made >= 0)
-                                fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
+                        if ((last && !is_dir ? mknodat(dir, name, S_IFREG | 0644, 0)
+                                             : mkdirat(dir, name, 0755)) < 0 ||
+                            fchownat(dir, name, root.st_uid, root.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                                error(125, errno, "bind destination %s: create %s", path, name);
+                        fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
                 }
+                if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
+                        error(125, 0, "bind destination %s leads outside the container's root",
+                              path);
+                if (fd < 0)
+                        error(125, errno, "bind destination %s", path);
                 close(dir);
                 dir = fd;
         }
@@ -532,37 +505,67 @@ static unsigned long locked_flags(const char *path)
         return flags;
 }
 
-/* --bind SRC:DST[:ro]. The mount targets /proc/self/fd/N, the destination we opened
- * safely, rather than a path the kernel would resolve once more. */
+/* mount(2) on the file FD has open, then close it. The target /proc/self/fd/FD is that
+ * very file: the kernel does not resolve DST, the path it was opened by, once more. */
+static void mount_on_fd(const char *src, int fd, const char *dst, unsigned long flags)
+{
+        char target[32];
+
+        snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+        if (mount(src, target, NULL, flags, NULL) < 0)
+                error(125, errno, "mount %s on %s", src ? src : "(read-only)", dst);
+        close(fd);
+}
+
+/* Bind SRC at DST below the new root; read-only takes a second call, a remount of the
+ * new mount, which is on top of DST now and so is opened anew. */
+static void bind_mount(const char *src, const char *dst, int read_only)
+{
+        struct stat st;
+
+        if (stat(src, &st) < 0)
+                error(125, errno, "bind source %s", src);
+        mount_on_fd(src, open_in_root(dst, S_ISDIR(st.st_mode)), dst, MS_BIND | MS_REC);
+        if (read_only)
+                mount_on_fd(NULL, open_in_root(dst, S_ISDIR(st.st_mode)), dst,
+                            MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
+}
+
+/* --bind SRC:DST[:ro]. */
 static void mount_binds(struct container *c)
 {
         for (int i = 0; i < c->nbinds; i++) {
                 struct bind *b = &c->binds[i];
-                char target[64];
-                struct stat st;
-                int fd;
 
-                if (stat(b->src, &st) < 0)
-                        error(125, errno, "bind source %s", b->src);
-                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
-                if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
-                        error(125, 0, "bind destination %s leads outside the container's root",
-                              b->dst);
-                if (fd < 0)
-                        error(125, errno, "bind destination %s", b->dst);
                 say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
-                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-                mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
-                close(fd);
-                if (!b->read_only)
-                        continue;
-                /* Read-only takes a second call: remount the bind mount (now at DST) itself. */
-                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
-                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-                mount_or_die(NULL, target, NULL,
-                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(b->src), NULL);
-                close(fd);
+                bind_mount(b->src, b->dst, b->read_only);
         }
+}
+
+/* What runc and crun hide by default. Files that reveal the host's kernel memory,
+ * keys or timers are covered with /dev/null; directories of host hardware with an
+ * empty read-only tmpfs; and the files that would let root inside reconfigure the
+ * host's kernel (/proc/sys, sysrq, irq affinity) are made read-only. Paths this kernel
+ * does not have are skipped. */
+static void mask_paths(void)
+{
+        static const char *const hidden_files[] = {"proc/kcore", "proc/keys", "proc/timer_list",
+                                                   "proc/sched_debug", "proc/latency_stats"};
+        static const char *const hidden_dirs[] = {"proc/acpi", "proc/scsi", "sys/firmware"};
+        static const char *const read_only[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq",
+                                                "proc/bus", "proc/fs"};
+
+        say("mask /proc/kcore and friends, make /proc/sys and friends read-only");
+        for (size_t i = 0; i < sizeof(hidden_files) / sizeof(hidden_files[0]); i++)
+                if (access(hidden_files[i], F_OK) == 0)
+                        mount_or_die("dev/null", hidden_files[i], NULL, MS_BIND, NULL);
+        for (size_t i = 0; i < sizeof(hidden_dirs) / sizeof(hidden_dirs[0]); i++)
+                if (access(hidden_dirs[i], F_OK) == 0)
+                        mount_or_die("tmpfs", hidden_dirs[i], "tmpfs",
+                                     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+        for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++)
+                if (access(read_only[i], F_OK) == 0)
+                        bind_mount(read_only[i], read_only[i], 1);
 }
 
 /* pivot_root(2), as its manual suggests: with new and old root both ".", the old root

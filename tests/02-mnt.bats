@@ -20,6 +20,7 @@ teardown() { step_teardown; }
 @test "02-mnt: without -r it uses ./rootfs" { check_default_rootfs; }
 @test "02-mnt: -b SRC:DST shows a host directory inside" { check_bind; }
 @test "02-mnt: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "02-mnt: a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
 @test "02-mnt: with -o the rootfs directory is never changed" { check_overlay; }
 
 

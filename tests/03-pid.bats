@@ -26,6 +26,7 @@ teardown() { step_teardown; }
 @test "03-pid: without -r it uses ./rootfs" { check_default_rootfs; }
 @test "03-pid: -b SRC:DST shows a host directory inside" { check_bind; }
 @test "03-pid: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "03-pid: a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
 @test "03-pid: with -o the rootfs directory is never changed" { check_overlay; }
 
 

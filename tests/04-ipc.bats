@@ -32,6 +32,7 @@ teardown() { step_teardown; }
 @test "04-ipc: without -r it uses ./rootfs" { check_default_rootfs; }
 @test "04-ipc: -b SRC:DST shows a host directory inside" { check_bind; }
 @test "04-ipc: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "04-ipc: a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
 @test "04-ipc: with -o the rootfs directory is never changed" { check_overlay; }
 
 

@@ -51,6 +51,7 @@ teardown() { step_teardown; }
 @test "08-sec: /proc/self/uid_map and gid_map show the map 0 100000 65536" { check_uid_map_shown; }
 @test "08-sec: the host sees the container's process as uid and gid 100000" { check_host_sees_uid_100000; }
 @test "08-sec: root inside can write its rootfs, and ls -l / shows it owned by root" { check_root_can_write_rootfs; }
+@test "08-sec: after 02-mnt created a bind destination, ls -l / still shows it all owned by root" { check_rootfs_still_root_after_02_bind; }
 
 # --- IPC (04-ipc)
 @test "08-sec: ipcs shows none of the host's IPC objects" { check_own_ipc; }
@@ -77,6 +78,7 @@ teardown() { step_teardown; }
 @test "08-sec: without -r it uses ./rootfs" { check_default_rootfs; }
 @test "08-sec: -b SRC:DST shows a host directory inside" { check_bind; }
 @test "08-sec: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "08-sec: a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
 @test "08-sec: with -o the rootfs directory is never changed" { check_overlay; }
 
 # --- the hostname (01-uts)

@@ -203,6 +203,18 @@ check_root_can_write_rootfs() {
 	fi
 }
 
+# A bind destination created by the lab's 02-mnt, which runs as the host's root, must not
+# leave a file in the rootfs that a user namespace shows as nobody's (docs/02-mnt.md).
+check_rootfs_still_root_after_02_bind() {
+	local dir=/cntlab-dst-$$-$BATS_TEST_NUMBER mnt=${BINDIR:-$ROOT/bin}/02-mnt
+	make_bind_source
+	at_teardown rm -rf "$ROOTFS$dir"
+	[[ -x $mnt ]] || fail "$STEP: this test first runs $mnt, which is not built: run make."
+	timeout "$CNT_TIMEOUT" "$mnt" -r "$ROOTFS" -b "$BIND_SRC:$dir" true </dev/null ||
+		fail "$STEP: this test first runs $mnt -r $ROOTFS -b $BIND_SRC:$dir true, which failed ($?)."
+	check_root_can_write_rootfs
+}
+
 # link_names TEXT: the interface names in ip link output, sorted.
 link_names() {
 	awk -F': ' '/^[0-9]+: / { sub(/@.*/, "", $2); print $2 }' <<<"$1" | LC_ALL=C sort

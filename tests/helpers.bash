@@ -968,6 +968,25 @@ check_bind_ro() {
 	fi
 }
 
+# A DST missing from the rootfs is created there (the contract allows it), and must
+# belong to the rootfs's owner like everything else in it: from 05-user on, a user
+# namespace maps that one owner to root and shows anyone else's files as nobody's.
+check_bind_creates_dst_owned_like_rootfs() {
+	local dir=/cntlab-dst-$$-$BATS_TEST_NUMBER want got
+	make_bind_source
+	at_teardown rm -rf "$ROOTFS$dir"
+	run_in -b "$BIND_SRC:$dir/sub" cat "$dir/sub/file"
+	expect_ran "-b $BIND_SRC:$dir/sub, where $dir does not exist in the rootfs"
+	want=$(stat -c %u:%g "$ROOTFS")
+	got=$(stat -c %u:%g "$ROOTFS$dir" "$ROOTFS$dir/sub" 2>&1 | LC_ALL=C sort -u)
+	if [[ $got != "$want" ]]; then
+		flunk "$STEP: with -b SRC:$dir/sub the program creates $dir and $dir/sub in the rootfs; they should belong to" \
+			"  the rootfs's owner, $want, as its / does. On the host they are: ${got//$'\n'/, }." \
+			"  A user namespace (05-user) maps only that owner to root, so anyone else's file shows as nobody's there:" \
+			"  chown what you create to the owner of the new root (fchownat(2); docs/02-mnt.md, Bind mounts)."
+	fi
+}
+
 check_overlay() {
 	local new=cntlab-overlay-$$-$BATS_TEST_NUMBER victim=cntlab-victim-$$-$BATS_TEST_NUMBER
 	echo victim >"$ROOTFS/$victim"
