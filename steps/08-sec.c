@@ -670,36 +670,26 @@ static void deny_flag(scmp_filter_ctx ctx, const char *syscall, unsigned arg, un
  * (or this architecture lacks) are skipped. */
 static void install_seccomp(void)
 {
-        static const char *const denied[] = {
-            "unshare",
-            "setns", /* new or other namespaces */
-            "keyctl",
-            "add_key",
-            "request_key", /* the keyring is not namespaced */
-            "kexec_load",
-            "kexec_file_load",
-            "reboot", /* replace or stop the host kernel */
-            "init_module",
-            "finit_module",
-            "delete_module", /* load kernel code */
-            "open_by_handle_at", /* open files outside the root */
-            "bpf",
-            "perf_event_open",
-            "userfaultfd", /* kernel attack surface */
-            "mount",
-            "umount",
-            "umount2",
-            "pivot_root", /* rebuild the filesystem */
-            "fsopen",
-            "fsconfig",
-            "fsmount",
-            "fspick",
-            "move_mount",
-            "open_tree",
-            "mount_setattr",
-            "swapon",
-            "swapoff",
+        /* One row per reason; a row ends at its first NULL. */
+        // clang-format off
+        static const char *const denied[][8] = {
+            {"unshare", "setns"}, /* new or other namespaces */
+            {"keyctl", "add_key", "request_key"}, /* the keyring is not namespaced */
+            {"kexec_load", "kexec_file_load", "reboot"}, /* replace or stop the host kernel */
+            {"init_module", "finit_module", "delete_module"}, /* load kernel code */
+            {"open_by_handle_at"}, /* open files outside the root */
+            {"bpf", "perf_event_open", "userfaultfd"}, /* kernel attack surface */
+            {"mount", "umount", "umount2", "pivot_root"}, /* rebuild the filesystem */
+            {"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
+             "mount_setattr"}, /* the same, through the new mount API */
+            {"swapon", "swapoff"}, /* swap is the host's, not the container's */
         };
+        // clang-format on
+        /* The mode argument of each chmod call, where a set-user-ID bit would be. */
+        static const struct {
+                const char *name;
+                unsigned mode_arg;
+        } chmods[] = {{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2}};
         static const unsigned namespace_flags[] = {CLONE_NEWNS,    CLONE_NEWUTS, CLONE_NEWIPC,
                                                    CLONE_NEWUSER,  CLONE_NEWPID, CLONE_NEWNET,
                                                    CLONE_NEWCGROUP};
@@ -708,12 +698,14 @@ static void install_seccomp(void)
         if (!ctx)
                 error(125, 0, "seccomp_init failed");
         say("load a seccomp filter: EPERM for namespace, mount, module, keyring syscalls");
-        for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
-                int nr = seccomp_syscall_resolve_name(denied[i]);
+        for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+                for (size_t j = 0; j < 8 && denied[i][j]; j++) {
+                        int nr = seccomp_syscall_resolve_name(denied[i][j]);
 
-                if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0))
-                        error(125, 0, "seccomp: cannot add a rule for %s", denied[i]);
-        }
+                        if (nr != __NR_SCMP_ERROR &&
+                            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0))
+                                error(125, 0, "seccomp: cannot add a rule for %s", denied[i][j]);
+                }
         /* clone(2) may make threads and processes, but no namespaces. clone3 passes its
          * flags in memory, which seccomp cannot read: ENOSYS makes libc fall back to clone. */
         for (size_t i = 0; i < sizeof(namespace_flags) / sizeof(namespace_flags[0]); i++)
@@ -728,14 +720,10 @@ static void install_seccomp(void)
                 error(125, 0, "seccomp: cannot add a rule for ioctl");
         /* No set-user-ID or set-group-ID files: with no_new_privs they would not raise
          * privileges in here, but they would on the host if the files got out. */
-        deny_flag(ctx, "chmod", 1, S_ISUID);
-        deny_flag(ctx, "chmod", 1, S_ISGID);
-        deny_flag(ctx, "fchmod", 1, S_ISUID);
-        deny_flag(ctx, "fchmod", 1, S_ISGID);
-        deny_flag(ctx, "fchmodat", 2, S_ISUID);
-        deny_flag(ctx, "fchmodat", 2, S_ISGID);
-        deny_flag(ctx, "fchmodat2", 2, S_ISUID);
-        deny_flag(ctx, "fchmodat2", 2, S_ISGID);
+        for (size_t i = 0; i < sizeof(chmods) / sizeof(chmods[0]); i++) {
+                deny_flag(ctx, chmods[i].name, chmods[i].mode_arg, S_ISUID);
+                deny_flag(ctx, chmods[i].name, chmods[i].mode_arg, S_ISGID);
+        }
         errno = -seccomp_load(ctx); /* libseccomp returns -errno */
         if (errno)
                 error(125, errno, "seccomp_load");
