@@ -201,18 +201,18 @@ static void parse_options(struct container *c, int argc, char **argv)
 {
         /* One option per line, so a step that adds options adds lines. */
         // clang-format off
-	static const struct option options[] = {
-		{"hostname", required_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"rootfs", required_argument, NULL, 'r'},
-		{"overlay", no_argument, NULL, 'o'},
-		{"bind", required_argument, NULL, 'b'},
-		{"memory", required_argument, NULL, 'm'},
-		{"pids", required_argument, NULL, 'p'},
-		{"cpus", required_argument, NULL, 'c'},
-		{NULL, 0, NULL, 0},
-	};
+        static const struct option options[] = {
+            {"hostname", required_argument, NULL, 'n'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {"rootfs", required_argument, NULL, 'r'},
+            {"overlay", no_argument, NULL, 'o'},
+            {"bind", required_argument, NULL, 'b'},
+            {"memory", required_argument, NULL, 'm'},
+            {"pids", required_argument, NULL, 'p'},
+            {"cpus", required_argument, NULL, 'c'},
+            {NULL, 0, NULL, 0},
+        };
         // clang-format on
         static char *default_command[] = {"/bin/sh", NULL};
         int opt;
