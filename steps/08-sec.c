@@ -885,12 +885,14 @@ static void sweep_stale_cgroups(const char *parent)
         struct dirent *e;
         char path[PATH_MAX + 300];
 
-        while (dir && (e = readdir(dir)))
-                if (e->d_type == DT_DIR && atoi(e->d_name) > 0 && kill(atoi(e->d_name), 0) < 0 &&
-                    errno == ESRCH) {
+        while (dir && (e = readdir(dir))) {
+                int pid = atoi(e->d_name);
+
+                if (e->d_type == DT_DIR && pid > 0 && kill(pid, 0) < 0 && errno == ESRCH) {
                         snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
                         rmdir(path);
                 }
+        }
         if (dir)
                 closedir(dir);
 }
@@ -902,7 +904,10 @@ static void remove_cgroup(void)
 {
         struct container *c = &container;
 
-        if (getpid() != c->supervisor) /* the container's copy of this handler: not ours */
+        /* The container's first process is a copy of the supervisor, this handler too:
+         * when its setup fails, error(3) runs it there. Its c->pid is 0, and kill(0)
+         * would signal the whole process group; the cgroup is the supervisor's to remove. */
+        if (getpid() != c->supervisor)
                 return;
         if (c->pid > 0) {
                 kill(c->pid, SIGKILL);
