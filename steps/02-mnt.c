@@ -466,7 +466,7 @@ __attribute__((noreturn)) static void container_main(struct container *c)
  * them together with the process, one flag each. Given no new stack (NULL), the child
  * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
  * wrapper insists on a stack and a function, so we make the system call directly, as
- * crun does. (On s390 its first two arguments are the other way round.) */
+ * crun does. */
 static void start_container(struct container *c)
 {
         unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */

@@ -605,7 +605,7 @@ static void claim_slot(struct container *c)
  * them together with the process, one flag each. Given no new stack (NULL), the child
  * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
  * wrapper insists on a stack and a function, so we make the system call directly, as
- * crun does. (On s390 its first two arguments are the other way round.) */
+ * crun does. */
 static void start_container(struct container *c)
 {
         unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */
@@ -661,7 +661,7 @@ static void write_id_maps(struct container *c)
  * host keeps cnt<PID>; the other end is created directly in the container's network
  * namespace, named eth0 there. We never delete it: when the container's last process
  * exits, its namespace is destroyed, eth0 with it, and the kernel removes the host end
- * too, within milliseconds and without a 20 ms synchronous RTM_DELLINK. */
+ * too. */
 static void create_veth(struct container *c)
 {
         struct in_addr host = {htonl(0x0ac80001 | c->slot << 8)}; /* 10.200.S.1 */

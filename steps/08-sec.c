@@ -622,7 +622,7 @@ static void set_environment(void)
  *   SYS_PTRACE    read and write other processes' memory
  *   SYS_MODULE, SYS_RAWIO, SYS_BOOT, SYS_TIME  load kernel code, poke I/O ports,
  *                 reboot, set the clock: all of them act on the host, not a namespace
- *   DAC_READ_SEARCH  open_by_handle_at(2), the "shocker" escape from Docker 0.11
+ *   DAC_READ_SEARCH  open_by_handle_at(2): open any host file by its handle
  *   the rest (IPC_LOCK, SYS_RESOURCE, SYSLOG, BPF, PERFMON, ...) reach host-wide state */
 static void drop_capabilities(void)
 {
@@ -980,16 +980,14 @@ static void move_self_v1(struct container *c, const char *file)
 }
 
 /* Start the container's first process inside its cgroups, so that nothing it runs is
- * ever outside them. Moving another process into a cgroup is slow: the kernel first
- * waits until no fork is half-way through anywhere on the machine (an RCU grace period
- * for cgroup_threadgroup_rwsem), 10-20 ms of a lone start on this lab's hosts.
+ * ever outside them. Moving another process in would be slow (docs/07-cgroups.md).
  * - v2: clone3(2) with CLONE_INTO_CGROUP creates the child in the cgroup (Linux 5.7),
  *   as systemd and crun do. Where clone3 is missing (valgrind, Docker's seccomp filter,
  *   Linux before 5.3) or lacks the cgroup field (E2BIG before 5.7), clone and move the
  *   child at once: it waits for us and has run nothing.
- * - v1: a thread that moves itself is not forking, so writing 0 ("me") to a cgroup's
- *   tasks file skips the wait. The supervisor steps into the new cgroups, clones (a
- *   child starts in its parent's cgroups) and steps back into its own, two levels up. */
+ * - v1: writing 0 ("the calling thread") to a cgroup's tasks file moves the supervisor
+ *   itself, which is fast. It steps into the new cgroups, clones (a child starts in its
+ *   parent's cgroups) and steps back into its own, two levels up. */
 static void clone_into_cgroup(struct container *c, unsigned long flags)
 {
         struct clone_args args = {.flags = (flags & ~CSIGNAL) | CLONE_INTO_CGROUP,
@@ -1027,7 +1025,7 @@ static void clone_into_cgroup(struct container *c, unsigned long flags)
  * them together with the process, one flag each. Given no new stack (NULL), the child
  * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
  * wrapper insists on a stack and a function, so we make the system call directly, as
- * crun does. (On s390 its first two arguments are the other way round.) */
+ * crun does. */
 static void start_container(struct container *c)
 {
         unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */
@@ -1083,7 +1081,7 @@ static void write_id_maps(struct container *c)
  * host keeps cnt<PID>; the other end is created directly in the container's network
  * namespace, named eth0 there. We never delete it: when the container's last process
  * exits, its namespace is destroyed, eth0 with it, and the kernel removes the host end
- * too, within milliseconds and without a 20 ms synchronous RTM_DELLINK. */
+ * too. */
 static void create_veth(struct container *c)
 {
         struct in_addr host = {htonl(0x0ac80001 | c->slot << 8)}; /* 10.200.S.1 */
