@@ -108,20 +108,13 @@ static void parse_options(struct container *c, int argc, char **argv)
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+:n:vh", options, NULL)) != -1) {
                 switch (opt) {
-                case 'n':
-                        set_hostname_option(c, optarg);
-                        break;
-                case 'v':
-                        verbose = 1;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(0);
+                case 'n': set_hostname_option(c, optarg); break;
+                case 'v': verbose = 1; break;
+                case 'h': usage(stdout); exit(0);
                 case ':':
                         error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
                         break;
-                default:
-                        error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
+                default: error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;

@@ -160,29 +160,16 @@ static void parse_options(struct container *c, int argc, char **argv)
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+:n:vhr:ob:", options, NULL)) != -1) {
                 switch (opt) {
-                case 'n':
-                        set_hostname_option(c, optarg);
-                        break;
-                case 'v':
-                        verbose = 1;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(0);
-                case 'r':
-                        c->rootfs = optarg;
-                        break;
-                case 'o':
-                        c->overlay = 1;
-                        break;
-                case 'b':
-                        add_bind_option(c, optarg);
-                        break;
+                case 'n': set_hostname_option(c, optarg); break;
+                case 'v': verbose = 1; break;
+                case 'h': usage(stdout); exit(0);
+                case 'r': c->rootfs = optarg; break;
+                case 'o': c->overlay = 1; break;
+                case 'b': add_bind_option(c, optarg); break;
                 case ':':
                         error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
                         break;
-                default:
-                        error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
+                default: error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;

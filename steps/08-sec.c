@@ -227,30 +227,16 @@ static void parse_options(struct container *c, int argc, char **argv)
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+:n:vhr:ob:m:p:c:", options, NULL)) != -1) {
                 switch (opt) {
-                case 'n':
-                        set_hostname_option(c, optarg);
-                        break;
-                case 'v':
-                        verbose = 1;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(0);
-                case 'r':
-                        c->rootfs = optarg;
-                        break;
-                case 'o':
-                        c->overlay = 1;
-                        break;
-                case 'b':
-                        add_bind_option(c, optarg);
-                        break;
+                case 'n': set_hostname_option(c, optarg); break;
+                case 'v': verbose = 1; break;
+                case 'h': usage(stdout); exit(0);
+                case 'r': c->rootfs = optarg; break;
+                case 'o': c->overlay = 1; break;
+                case 'b': add_bind_option(c, optarg); break;
                 case 'm':
                         c->memory = (long long)parse_number("memory", optarg, BYTES, 1LL << 50);
                         break;
-                case 'p':
-                        c->pids = (long)parse_number("pids", optarg, WHOLE, 4194304);
-                        break;
+                case 'p': c->pids = (long)parse_number("pids", optarg, WHOLE, 4194304); break;
                 case 'c':
                         c->cpu_quota =
                             (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
@@ -258,8 +244,7 @@ static void parse_options(struct container *c, int argc, char **argv)
                 case ':':
                         error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
                         break;
-                default:
-                        error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
+                default: error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
