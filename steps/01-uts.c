@@ -2,13 +2,16 @@
  *
  * A container is an ordinary process that the kernel shows a world of its own. Each
  * step of this lab adds one part of that world; this file is the previous step plus
- * exactly that part, and `make diff STEP=NN` shows it.
+ * exactly that part, and `make diff STEP=NN` shows it. Options and exit statuses are
+ * in docs/cli.md. Read alongside: namespaces(7), clone(2).
  *
- *   01-uts      hostname      clone(CLONE_NEWUTS), sethostname()
- *
- * The program is a supervisor: it starts the container's first process with clone(),
- * forwards signals to it, waits for it and returns its exit status. The options and
- * statuses are in docs/cli.md. Read alongside: namespaces(7), clone(2).
+ * What runs, in order. The supervisor, main():
+ *   parse_options, check_root
+ *   start_container: clone() into new namespaces
+ *   supervise: forward signals, wait, return the exit status
+ * The container's first process, container_main():
+ *   set_hostname
+ *   exec_command: become COMMAND
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -126,10 +129,6 @@ static void check_root(void)
                 error(125, 0, "needs root to create namespaces: run it as root or with sudo");
 }
 
-/* ------------------------------------------------------------------------------------
- * Inside: what the container's first process does before it becomes COMMAND.
- * ------------------------------------------------------------------------------------ */
-
 static void set_hostname(struct container *c)
 {
         say("sethostname %s: the UTS namespace is ours, the host keeps its name", c->hostname);
@@ -160,10 +159,6 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         exec_command(c);
         exit(125); /* not reached: exec_command() execs or exits */
 }
-
-/* ------------------------------------------------------------------------------------
- * Outside: what the supervisor does.
- * ------------------------------------------------------------------------------------ */
 
 /* clone(2) starts the container's first process in new namespaces: the kernel creates
  * them together with the process, one flag each. Given no new stack (NULL), the child

@@ -2,15 +2,18 @@
  *
  * A container is an ordinary process that the kernel shows a world of its own. Each
  * step of this lab adds one part of that world; this file is the previous step plus
- * exactly that part, and `make diff STEP=NN` shows it.
+ * exactly that part, and `make diff STEP=NN` shows it. Options and exit statuses are
+ * in docs/cli.md. Read alongside: namespaces(7), clone(2).
  *
- *   01-uts      hostname      clone(CLONE_NEWUTS), sethostname()
- *   02-mnt      filesystem    CLONE_NEWNS, pivot_root(), /proc, /dev, overlay, binds
- *   03-pid      processes     CLONE_NEWPID: COMMAND is PID 1
- *
- * The program is a supervisor: it starts the container's first process with clone(),
- * forwards signals to it, waits for it and returns its exit status. The options and
- * statuses are in docs/cli.md. Read alongside: namespaces(7), clone(2).
+ * What runs, in order. The supervisor, main():
+ *   parse_options, check_root
+ *   check_rootfs
+ *   start_container: clone() into new namespaces
+ *   supervise: forward signals, wait, return the exit status
+ * The container's first process, container_main():
+ *   set_hostname
+ *   enter_rootfs, set_environment
+ *   exec_command: become COMMAND
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -191,10 +194,6 @@ static void check_rootfs(struct container *c)
         if (!S_ISDIR(st.st_mode))
                 error(125, 0, "rootfs %s: not a directory", c->rootfs);
 }
-
-/* ------------------------------------------------------------------------------------
- * Inside: what the container's first process does before it becomes COMMAND.
- * ------------------------------------------------------------------------------------ */
 
 static void set_hostname(struct container *c)
 {
@@ -445,10 +444,6 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         exec_command(c);
         exit(125); /* not reached: exec_command() execs or exits */
 }
-
-/* ------------------------------------------------------------------------------------
- * Outside: what the supervisor does.
- * ------------------------------------------------------------------------------------ */
 
 /* clone(2) starts the container's first process in new namespaces: the kernel creates
  * them together with the process, one flag each. Given no new stack (NULL), the child

@@ -2,19 +2,23 @@
  *
  * A container is an ordinary process that the kernel shows a world of its own. Each
  * step of this lab adds one part of that world; this file is the previous step plus
- * exactly that part, and `make diff STEP=NN` shows it.
+ * exactly that part, and `make diff STEP=NN` shows it. Options and exit statuses are
+ * in docs/cli.md. Read alongside: namespaces(7), clone(2).
  *
- *   01-uts      hostname      clone(CLONE_NEWUTS), sethostname()
- *   02-mnt      filesystem    CLONE_NEWNS, pivot_root(), /proc, /dev, overlay, binds
- *   03-pid      processes     CLONE_NEWPID: COMMAND is PID 1
- *   04-ipc      IPC objects   CLONE_NEWIPC, /dev/mqueue
- *   05-user     user IDs      CLONE_NEWUSER, uid_map/gid_map, lib/sync handshake
- *   06-net      network       CLONE_NEWNET, a veth pair through lib/netns (netlink)
- *   07-cgroups  resources     memory, pids and CPU limits, CLONE_NEWCGROUP
- *
- * The program is a supervisor: it starts the container's first process with clone(),
- * forwards signals to it, waits for it and returns its exit status. The options and
- * statuses are in docs/cli.md. Read alongside: namespaces(7), clone(2).
+ * What runs, in order. The supervisor, main():
+ *   parse_options, check_root
+ *   check_rootfs
+ *   claim_slot
+ *   create_cgroup
+ *   start_container: clone() into new namespaces
+ *   setup_from_outside
+ *   supervise: forward signals, wait, return the exit status
+ * The container's first process, container_main():
+ *   become_root
+ *   set_hostname
+ *   configure_network
+ *   enter_rootfs, set_environment
+ *   exec_command: become COMMAND
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -278,10 +282,6 @@ static int write_file(const char *path, const char *text)
         errno = err;
         return n == (ssize_t)strlen(text) ? 0 : -1;
 }
-
-/* ------------------------------------------------------------------------------------
- * Inside: what the container's first process does before it becomes COMMAND.
- * ------------------------------------------------------------------------------------ */
 
 /* user_namespaces(7): once the supervisor has written the maps, uid/gid 0 exist in
  * this namespace (host 100000) and the process may take them. Until then it runs as
@@ -614,10 +614,6 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         exec_command(c);
         exit(125); /* not reached: exec_command() execs or exits */
 }
-
-/* ------------------------------------------------------------------------------------
- * Outside: what the supervisor does.
- * ------------------------------------------------------------------------------------ */
 
 /* Pick a free /30 for the container: 10.200.S.0/30, S in 0..255. Starting from our PID
  * modulo 256 spreads concurrent containers out; to make the choice safe, we claim S by
