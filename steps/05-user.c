@@ -206,14 +206,11 @@ static void check_rootfs(struct container *c)
 static int write_file(const char *path, const char *text)
 {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
-        ssize_t n;
-        int err;
+        ssize_t n = fd < 0 ? -1 : write(fd, text, strlen(text));
+        int err = errno;
 
-        if (fd < 0)
-                return -1;
-        n = write(fd, text, strlen(text));
-        err = errno;
-        close(fd);
+        if (fd >= 0)
+                close(fd);
         errno = err;
         return n == (ssize_t)strlen(text) ? 0 : -1;
 }
@@ -306,14 +303,10 @@ static void mount_dev(void)
         say("mount a tmpfs on /dev with null zero full random urandom tty from the host");
         mount_or_die("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
         for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-                int fd;
-
                 snprintf(host, sizeof(host), "/dev/%s", devices[i]);
                 snprintf(inside, sizeof(inside), "dev/%s", devices[i]);
-                fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
-                if (fd < 0)
+                if (mknod(inside, S_IFREG | 0644, 0) < 0) /* an empty file to bind onto */
                         error(125, errno, "create %s", inside);
-                close(fd);
                 mount_or_die(host, inside, NULL, MS_BIND, NULL);
         }
 }
