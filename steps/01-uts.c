@@ -148,9 +148,8 @@ static void exec_command(struct container *c)
 /* The container's first process, from clone() to execve(). */
 __attribute__((noreturn)) static void container_main(struct container *c)
 {
-        /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
-         * in the instant before this call would leave us running: from step 05 on, a
-         * handshake closes that window. */
+        /* If the supervisor dies, so does the container (prctl(2)). One that died just before
+         * this call would leave us running: step 05's handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
@@ -160,19 +159,17 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         exit(125); /* not reached: exec_command() execs or exits */
 }
 
-/* clone(2) starts the container's first process in new namespaces: the kernel creates
- * them together with the process, one flag each. Given no new stack (NULL), the child
- * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
- * wrapper insists on a stack and a function, so we make the system call directly, as
- * crun does. */
+/* clone(2) starts the container's first process in new namespaces, one flag each. With no new
+ * stack (NULL) the child goes on from the call as after fork(2). glibc's clone() insists on a
+ * stack and a function, so we make the system call, as crun does. */
 static void start_container(struct container *c)
 {
         unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */
 
         flags |= CLONE_NEWUTS; /* hostname and domain name: uts_namespaces(7) */
-        /* Block the signals we forward before the child exists, so none is lost between
-         * clone() and supervise(); supervise() takes them with sigwaitinfo(2). SIGCHLD
-         * must not be ignored, or the kernel would reap the child for us. */
+        /* Block the signals we forward before the child exists, so none is lost before
+         * supervise() takes them with sigwaitinfo(2). SIGCHLD must not be ignored, or the
+         * kernel would reap the child for us. */
         signal(SIGCHLD, SIG_DFL);
         sigemptyset(&c->signals);
         sigaddset(&c->signals, SIGINT);
@@ -190,11 +187,10 @@ static void start_container(struct container *c)
         say("cloned the container's first process: pid %d on the host", c->pid);
 }
 
-/* Wait for the container and forward signals to it. A signal a process sends us is
- * passed on; if the container has not exited 3 seconds later, SIGKILL. A signal from
- * the terminal (Ctrl-C, si_code SI_KERNEL) is not: the terminal sent it to the whole
- * foreground process group, the container included, and a shell there that ignores
- * Ctrl-C must not be killed for it. Returns the contract's exit status. */
+/* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still
+ * runs 3 s later. A signal from the terminal (si_code SI_KERNEL) went to the whole foreground
+ * process group, the container included: a shell there that ignores Ctrl-C must not be killed
+ * for it. Returns the contract's exit status. */
 static int supervise(struct container *c)
 {
         for (;;) {

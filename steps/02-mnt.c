@@ -217,13 +217,11 @@ static void make_mounts_private(void)
         mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 }
 
-/* Mount the new root and make it the current directory. pivot_root(2) needs the new
- * root to be a mount point, so the rootfs is bound onto itself. With --overlay the new
- * root is instead an overlayfs whose rootfs layer is read-only and whose only writable
- * layer is a tmpfs private to this mount namespace, so writes land in memory and vanish
- * with the container (filesystems/overlayfs.rst, "Upper and Lower"). That tmpfs is
- * mounted over the rootfs path itself, after opening the rootfs: the kernel reaches the
- * covered directory through the file descriptor, and nothing is created on the host. */
+/* Mount the new root and enter it. pivot_root(2) needs a mount point, so the rootfs is bound
+ * onto itself. With --overlay the new root is an overlayfs over the read-only rootfs, with a
+ * tmpfs as its only writable layer: writes stay in memory and vanish with the container
+ * (filesystems/overlayfs.rst). The tmpfs covers the rootfs path itself, reached through a
+ * descriptor opened first, so nothing is created on the host. */
 static void mount_root(struct container *c)
 {
         char opts[64];
@@ -260,9 +258,8 @@ static void mount_proc(void)
         mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* A minimal /dev: a small tmpfs holding only the six devices a program expects. We
- * bind the host's device nodes instead of mknod(2)ing them, because from step 05 on a
- * user namespace may not create device nodes but may bind existing ones. */
+/* A minimal /dev: a tmpfs with the six devices a program expects, bound from the host's,
+ * because from step 05 on a user namespace may bind device nodes but not mknod(2) them. */
 static void mount_dev(void)
 {
         static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -279,12 +276,11 @@ static void mount_dev(void)
         }
 }
 
-/* Open PATH (absolute, as seen inside) below the new root, which is the current
- * directory, creating what is missing: directories, and for a file SRC the final file.
- * Each component is opened with openat2(RESOLVE_BENEATH) relative to the previous one,
- * so neither ".." nor a symbolic link can lead outside the container's root. What we
- * create belongs to the new root's owner, like the rest of the rootfs: a user namespace
- * (step 05) maps that one owner to root, and shows anyone else's files as nobody's. */
+/* Open PATH (absolute, as seen inside) below the new root, the current directory, creating
+ * what is missing. Each component is opened with openat2(RESOLVE_BENEATH) from the one
+ * before, so neither ".." nor a symbolic link leads outside. What we create belongs to the
+ * new root's owner: a user namespace (step 05) maps that one owner to root and shows anyone
+ * else's files as nobody's. */
 static int open_in_root(const char *path, int is_dir)
 {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
@@ -372,10 +368,9 @@ static void mount_binds(struct container *c)
         }
 }
 
-/* pivot_root(2), as its manual suggests: with new and old root both ".", the old root
- * is stacked on top of the new one, and umount2(MNT_DETACH) takes it away for good, so
- * no path inside leads back to the host's files. This needs no directory for the old
- * root, which from step 05 on the container's root could not create. */
+/* pivot_root(2) as its manual suggests: with both roots ".", the old root is stacked on the
+ * new one and umount2(MNT_DETACH) takes it away, so no path leads back to the host. It needs
+ * no directory for the old root, which from step 05 on we could not create. */
 static void pivot_into_cwd(void)
 {
         say("pivot_root into the new root and detach the old one");
@@ -387,9 +382,9 @@ static void pivot_into_cwd(void)
                 error(125, errno, "chdir /");
 }
 
-/* Build the container's filesystem in its own mount namespace and move into it. The
- * order matters: everything that needs a path on the host (the rootfs, the host's
- * devices, bind sources, /proc/self/fd) happens before the old root is detached. */
+/* Build the container's filesystem in its own mount namespace and move into it. Everything
+ * that needs a host path (rootfs, devices, bind sources) comes before the old root is
+ * detached. */
 static void enter_rootfs(struct container *c)
 {
         make_mounts_private();
@@ -427,9 +422,8 @@ static void exec_command(struct container *c)
 /* The container's first process, from clone() to execve(). */
 __attribute__((noreturn)) static void container_main(struct container *c)
 {
-        /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
-         * in the instant before this call would leave us running: from step 05 on, a
-         * handshake closes that window. */
+        /* If the supervisor dies, so does the container (prctl(2)). One that died just before
+         * this call would leave us running: step 05's handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
@@ -441,20 +435,18 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         exit(125); /* not reached: exec_command() execs or exits */
 }
 
-/* clone(2) starts the container's first process in new namespaces: the kernel creates
- * them together with the process, one flag each. Given no new stack (NULL), the child
- * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
- * wrapper insists on a stack and a function, so we make the system call directly, as
- * crun does. */
+/* clone(2) starts the container's first process in new namespaces, one flag each. With no new
+ * stack (NULL) the child goes on from the call as after fork(2). glibc's clone() insists on a
+ * stack and a function, so we make the system call, as crun does. */
 static void start_container(struct container *c)
 {
         unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */
 
         flags |= CLONE_NEWUTS; /* hostname and domain name: uts_namespaces(7) */
         flags |= CLONE_NEWNS; /* mount table: mount_namespaces(7) */
-        /* Block the signals we forward before the child exists, so none is lost between
-         * clone() and supervise(); supervise() takes them with sigwaitinfo(2). SIGCHLD
-         * must not be ignored, or the kernel would reap the child for us. */
+        /* Block the signals we forward before the child exists, so none is lost before
+         * supervise() takes them with sigwaitinfo(2). SIGCHLD must not be ignored, or the
+         * kernel would reap the child for us. */
         signal(SIGCHLD, SIG_DFL);
         sigemptyset(&c->signals);
         sigaddset(&c->signals, SIGINT);
@@ -472,11 +464,10 @@ static void start_container(struct container *c)
         say("cloned the container's first process: pid %d on the host", c->pid);
 }
 
-/* Wait for the container and forward signals to it. A signal a process sends us is
- * passed on; if the container has not exited 3 seconds later, SIGKILL. A signal from
- * the terminal (Ctrl-C, si_code SI_KERNEL) is not: the terminal sent it to the whole
- * foreground process group, the container included, and a shell there that ignores
- * Ctrl-C must not be killed for it. Returns the contract's exit status. */
+/* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still
+ * runs 3 s later. A signal from the terminal (si_code SI_KERNEL) went to the whole foreground
+ * process group, the container included: a shell there that ignores Ctrl-C must not be killed
+ * for it. Returns the contract's exit status. */
 static int supervise(struct container *c)
 {
         for (;;) {

@@ -280,9 +280,9 @@ static int write_file(const char *path, const char *text)
         return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* user_namespaces(7): once the supervisor has written the maps, uid/gid 0 exist in
- * this namespace (host 100000) and the process may take them. Until then it runs as
- * the overflow id 65534 with a full set of capabilities that only count in here. */
+/* user_namespaces(7): once the supervisor has written the maps, uid/gid 0 exist here (host
+ * 100000). Until then we are the overflow id 65534, with all capabilities, which count only
+ * in here. */
 static void become_root(void)
 {
         say("setresgid(0) and setresuid(0): root inside, host uid 100000 outside");
@@ -299,9 +299,8 @@ static void set_hostname(struct container *c)
                 error(125, errno, "sethostname %s", c->hostname);
 }
 
-/* The container's half of the network. A netlink socket acts on the network namespace
- * it was opened in, and this process already lives in the container's, so it can only
- * touch its own interfaces: lo, and eth0, which the supervisor created in here. */
+/* The container's half of the network. A netlink socket acts on the network namespace it was
+ * opened in, ours, so it reaches only lo and the eth0 the supervisor created here. */
 static void configure_network(struct container *c)
 {
         struct in_addr addr = {htonl(0x0ac80002 | c->slot << 8)}; /* 10.200.S.2 */
@@ -342,13 +341,11 @@ static void make_mounts_private(void)
         mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 }
 
-/* Mount the new root and make it the current directory. pivot_root(2) needs the new
- * root to be a mount point, so the rootfs is bound onto itself. With --overlay the new
- * root is instead an overlayfs whose rootfs layer is read-only and whose only writable
- * layer is a tmpfs private to this mount namespace, so writes land in memory and vanish
- * with the container (filesystems/overlayfs.rst, "Upper and Lower"). That tmpfs is
- * mounted over the rootfs path itself, after opening the rootfs: the kernel reaches the
- * covered directory through the file descriptor, and nothing is created on the host. */
+/* Mount the new root and enter it. pivot_root(2) needs a mount point, so the rootfs is bound
+ * onto itself. With --overlay the new root is an overlayfs over the read-only rootfs, with a
+ * tmpfs as its only writable layer: writes stay in memory and vanish with the container
+ * (filesystems/overlayfs.rst). The tmpfs covers the rootfs path itself, reached through a
+ * descriptor opened first, so nothing is created on the host. */
 static void mount_root(struct container *c)
 {
         char opts[64];
@@ -385,9 +382,8 @@ static void mount_proc(void)
         mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* A minimal /dev: a small tmpfs holding only the six devices a program expects. We
- * bind the host's device nodes instead of mknod(2)ing them, because from step 05 on a
- * user namespace may not create device nodes but may bind existing ones. */
+/* A minimal /dev: a tmpfs with the six devices a program expects, bound from the host's,
+ * because from step 05 on a user namespace may bind device nodes but not mknod(2) them. */
 static void mount_dev(void)
 {
         static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -414,21 +410,20 @@ static void mount_mqueue(void)
         mount_or_die("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* sysfs shows the network devices of the network namespace that mounts it, and a user
- * namespace's root may mount it only when that namespace owns the network namespace:
- * this is the first step where /sys can exist. Read-only, as Docker mounts it. */
+/* sysfs shows the devices of the network namespace that mounts it, and a user namespace's
+ * root may mount it only if that namespace owns the network namespace: this step is the first
+ * where /sys can exist. Read-only, as Docker mounts it. */
 static void mount_sys(void)
 {
         say("mount sysfs read-only on /sys");
         mount_or_die("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* Open PATH (absolute, as seen inside) below the new root, which is the current
- * directory, creating what is missing: directories, and for a file SRC the final file.
- * Each component is opened with openat2(RESOLVE_BENEATH) relative to the previous one,
- * so neither ".." nor a symbolic link can lead outside the container's root. What we
- * create belongs to the new root's owner, like the rest of the rootfs: a user namespace
- * (step 05) maps that one owner to root, and shows anyone else's files as nobody's. */
+/* Open PATH (absolute, as seen inside) below the new root, the current directory, creating
+ * what is missing. Each component is opened with openat2(RESOLVE_BENEATH) from the one
+ * before, so neither ".." nor a symbolic link leads outside. What we create belongs to the
+ * new root's owner: a user namespace (step 05) maps that one owner to root and shows anyone
+ * else's files as nobody's. */
 static int open_in_root(const char *path, int is_dir)
 {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
@@ -516,10 +511,9 @@ static void mount_binds(struct container *c)
         }
 }
 
-/* pivot_root(2), as its manual suggests: with new and old root both ".", the old root
- * is stacked on top of the new one, and umount2(MNT_DETACH) takes it away for good, so
- * no path inside leads back to the host's files. This needs no directory for the old
- * root, which from step 05 on the container's root could not create. */
+/* pivot_root(2) as its manual suggests: with both roots ".", the old root is stacked on the
+ * new one and umount2(MNT_DETACH) takes it away, so no path leads back to the host. It needs
+ * no directory for the old root, which from step 05 on we could not create. */
 static void pivot_into_cwd(void)
 {
         say("pivot_root into the new root and detach the old one");
@@ -531,9 +525,9 @@ static void pivot_into_cwd(void)
                 error(125, errno, "chdir /");
 }
 
-/* Build the container's filesystem in its own mount namespace and move into it. The
- * order matters: everything that needs a path on the host (the rootfs, the host's
- * devices, bind sources, /proc/self/fd) happens before the old root is detached. */
+/* Build the container's filesystem in its own mount namespace and move into it. Everything
+ * that needs a host path (rootfs, devices, bind sources) comes before the old root is
+ * detached. */
 static void enter_rootfs(struct container *c)
 {
         make_mounts_private();
@@ -573,30 +567,27 @@ static void exec_command(struct container *c)
 /* The container's first process, from clone() to execve(). */
 __attribute__((noreturn)) static void container_main(struct container *c)
 {
-        /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
-         * in the instant before this call would leave us running: from step 05 on, a
-         * handshake closes that window. */
+        /* If the supervisor dies, so does the container (prctl(2)). One that died just before
+         * this call would leave us running: step 05's handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
         sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
         sync_as_child(&c->sync);
-        /* Wait until the supervisor has written our ID maps. End-of-file means it died or
-         * gave up (and said why): leave quietly. */
+        /* Wait for our ID maps. End-of-file: the supervisor died or gave up, and said why. */
         if (sync_wait(&c->sync) < 0)
                 _exit(125);
         become_root();
-        /* Changing user IDs cleared the parent-death signal (the kernel resets it whenever
-         * credentials change), so arm it again. Then report and wait for the rest of the
-         * supervisor's setup: had it died before the signal was armed, this wait sees
-         * end-of-file, so no container outlives its supervisor. */
+        /* Changing user IDs cleared the parent-death signal, so arm it again, then report and
+         * wait for the rest of the setup: a supervisor that died before we armed it shows
+         * here as end-of-file. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 error(125, errno, "prctl PR_SET_PDEATHSIG");
         if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
                 _exit(125);
-        /* A cgroup namespace's root is the cgroup its creator is in at that moment
-         * (cgroup_namespaces(7)). We were born in ours, but CLONE_NEWCGROUP in the clone
-         * would have taken the supervisor's cgroup as the root, so we unshare it now. */
+        /* A cgroup namespace's root is its creator's cgroup at that moment
+         * (cgroup_namespaces(7)): CLONE_NEWCGROUP in the clone would have taken the
+         * supervisor's. */
         say("unshare the cgroup namespace: our cgroup becomes its /");
         if (unshare(CLONE_NEWCGROUP) < 0)
                 error(125, errno, "unshare CLONE_NEWCGROUP");
@@ -608,11 +599,9 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         exit(125); /* not reached: exec_command() execs or exits */
 }
 
-/* Pick a free /30 for the container: 10.200.S.0/30, S in 0..255. Starting from our PID
- * modulo 256 spreads concurrent containers out; to make the choice safe, we claim S by
- * binding the abstract unix socket "@cntlab/slot/S" (unix(7)): the kernel allows one
- * holder per name, and releases it when the holder dies, even by SIGKILL, so there is
- * no lock file to clean up. At most 256 containers can run at once. */
+/* Pick a free /30, 10.200.S.0/30, trying S from our PID modulo 256 on. S is ours while we
+ * hold the abstract unix socket "@cntlab/slot/S" (unix(7)): one holder per name, released
+ * when it dies, even by SIGKILL, so no lock file is left. 256 containers at most. */
 static void claim_slot(struct container *c)
 {
         for (int i = 0; i < 256; i++) {
@@ -710,9 +699,9 @@ static void sweep_stale_cgroups(const char *parent)
                 closedir(dir);
 }
 
-/* Remove the container's cgroups once it is gone. The kernel may refuse (EBUSY) for a
- * moment after the last task exits, so retry for up to a second, as runc and crun do.
- * Runs at exit, whatever path the supervisor leaves by. */
+/* At exit, whatever way the supervisor leaves: remove the container's cgroups. The kernel may
+ * refuse (EBUSY) for a moment after the last task exits: retry for a second, as runc and crun
+ * do. */
 static void remove_cgroup(void)
 {
         struct container *c = &container;
@@ -734,9 +723,8 @@ static void remove_cgroup(void)
         }
 }
 
-/* Make cntlab/<PID> before the container exists: v2 under /sys/fs/cgroup, v1 under our
- * own cgroup in each controller's hierarchy. The container starts inside it: see
- * clone_into_cgroup(). */
+/* Make cntlab/<PID> before the container exists (it starts inside: clone_into_cgroup()), v2
+ * under /sys/fs/cgroup, v1 under our own cgroup in each controller's hierarchy. */
 static void create_cgroup(struct container *c)
 {
         static const char *const controllers_v2 = "+memory +pids +cpu";
@@ -767,10 +755,10 @@ static void create_cgroup(struct container *c)
                 if (i == 0)
                         atexit(remove_cgroup);
         }
-        /* v2 hands a controller to a child cgroup only when every ancestor lists it in
-         * cgroup.subtree_control ("top-down constraint", cgroup-v2.rst). A cgroup other
-         * than the real root may do that only while it has no processes of its own ("no
-         * internal processes"): inside a container, /sys/fs/cgroup is often such a one. */
+        /* v2 gives a controller to a cgroup only if every ancestor lists it in
+         * cgroup.subtree_control (cgroup-v2.rst, "top-down constraint"), and a cgroup other
+         * than the root lists one only while it has no processes of its own ("no internal
+         * processes"). */
         if (c->cgroup_v2 &&
             (write_file("/sys/fs/cgroup/cgroup.subtree_control", controllers_v2) < 0 ||
              write_file("/sys/fs/cgroup/cntlab/cgroup.subtree_control", controllers_v2) < 0)) {
@@ -834,11 +822,9 @@ static void clone_into_cgroup(struct container *c, unsigned long flags)
         close(fd);
 }
 
-/* clone(2) starts the container's first process in new namespaces: the kernel creates
- * them together with the process, one flag each. Given no new stack (NULL), the child
- * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
- * wrapper insists on a stack and a function, so we make the system call directly, as
- * crun does. */
+/* clone(2) starts the container's first process in new namespaces, one flag each. With no new
+ * stack (NULL) the child goes on from the call as after fork(2). glibc's clone() insists on a
+ * stack and a function, so we make the system call, as crun does. */
 static void start_container(struct container *c)
 {
         unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */
@@ -849,9 +835,9 @@ static void start_container(struct container *c)
         flags |= CLONE_NEWIPC; /* System V IPC, POSIX message queues: ipc_namespaces(7) */
         flags |= CLONE_NEWUSER; /* user and group IDs: user_namespaces(7) */
         flags |= CLONE_NEWNET; /* interfaces, addresses, routes: network_namespaces(7) */
-        /* Block the signals we forward before the child exists, so none is lost between
-         * clone() and supervise(); supervise() takes them with sigwaitinfo(2). SIGCHLD
-         * must not be ignored, or the kernel would reap the child for us. */
+        /* Block the signals we forward before the child exists, so none is lost before
+         * supervise() takes them with sigwaitinfo(2). SIGCHLD must not be ignored, or the
+         * kernel would reap the child for us. */
         signal(SIGCHLD, SIG_DFL);
         sigemptyset(&c->signals);
         sigaddset(&c->signals, SIGINT);
@@ -872,10 +858,9 @@ static void start_container(struct container *c)
         sync_as_parent(&c->sync);
 }
 
-/* user_namespaces(7): uid 0 inside is 100000 outside, for 65536 ids. The kernel wants
- * uid_map first, then "deny" in setgroups (which forbids setgroups(2) in there, so a
- * process cannot drop a group to get past a "deny this group" permission), and only
- * then gid_map. Each map can be written once. */
+/* user_namespaces(7): uid 0 inside is 100000 outside, for 65536 ids. uid_map comes first,
+ * then "deny" in setgroups (so no process there can drop a group to pass a "deny this group"
+ * permission), then gid_map. Each is written once. */
 static void write_id_maps(struct container *c)
 {
         static const char *const files[] = {"uid_map", "setgroups", "gid_map"};
@@ -890,11 +875,9 @@ static void write_id_maps(struct container *c)
         }
 }
 
-/* The host's half of the network: a veth pair is a cable with two ends (veth(4)). The
- * host keeps cnt<PID>; the other end is created directly in the container's network
- * namespace, named eth0 there. We never delete it: when the container's last process
- * exits, its namespace is destroyed, eth0 with it, and the kernel removes the host end
- * too. */
+/* The host's half of the network: a veth pair (veth(4)), cnt<PID> here and its peer created
+ * in the container's namespace as eth0. We never delete it: when the container's last process
+ * exits, its namespace goes, eth0 with it, and the host end too. */
 static void create_veth(struct container *c)
 {
         struct in_addr host = {htonl(0x0ac80001 | c->slot << 8)}; /* 10.200.S.1 */
@@ -919,10 +902,9 @@ static void create_veth(struct container *c)
         netns_close(nl);
 }
 
-/* The limits are written only once the container is in its cgroup: on v1 the
- * supervisor passed through it to clone the container and must not be counted there
- * (with --pids 1 the clone would fail; with a tiny --memory the OOM killer would pick
- * the supervisor). The container waits for us: it has run nothing yet. */
+/* Written only once the container is in its cgroup: on v1 the supervisor passed through it to
+ * clone the container and must not be counted (--pids 1 would fail the clone, a tiny --memory
+ * OOM-kill us). The container waits: it has run nothing yet. */
 static void set_limits(struct container *c)
 {
         char value[64];
@@ -962,11 +944,10 @@ static void setup_from_outside(struct container *c)
                 error(125, errno, "wake the container");
 }
 
-/* Wait for the container and forward signals to it. A signal a process sends us is
- * passed on; if the container has not exited 3 seconds later, SIGKILL. A signal from
- * the terminal (Ctrl-C, si_code SI_KERNEL) is not: the terminal sent it to the whole
- * foreground process group, the container included, and a shell there that ignores
- * Ctrl-C must not be killed for it. Returns the contract's exit status. */
+/* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still
+ * runs 3 s later. A signal from the terminal (si_code SI_KERNEL) went to the whole foreground
+ * process group, the container included: a shell there that ignores Ctrl-C must not be killed
+ * for it. Returns the contract's exit status. */
 static int supervise(struct container *c)
 {
         for (;;) {
