@@ -1,9 +1,8 @@
 /* cntlab 04-ipc: IPC objects of its own (IPC namespace).
  *
- * A container is an ordinary process that the kernel shows a world of its own. Each
- * step of this lab adds one part of that world; this file is the previous step plus
- * exactly that part, and `make diff STEP=NN` shows it. Options and exit statuses are
- * in docs/cli.md. Read alongside: namespaces(7), clone(2).
+ * A container is an ordinary process that the kernel shows a world of its own. This file is
+ * the previous step plus one part of that world (`make diff STEP=NN`). Options and exit
+ * statuses: docs/cli.md. Read alongside: namespaces(7), clone(2).
  *
  * What runs, in order. The supervisor, main():
  *   parse_options, check_root
@@ -158,9 +157,8 @@ static void parse_options(struct container *c, int argc, char **argv)
 
         set_default_hostname(c);
         c->rootfs = "rootfs";
-        /* "+": stop at the first word that is not an option; it starts COMMAND. */
-        /* ":" after it: tell a missing value (':') from an unknown option ('?'). We report
-         * both ourselves, in the contract's one-line form. */
+        /* "+": stop at the first word that is not an option, COMMAND; ":" after it: tell a
+         * missing value (':') from an unknown option ('?'), both ours to report in one line. */
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+:n:vhr:ob:", options, NULL)) != -1) {
                 switch (opt) {
@@ -250,8 +248,7 @@ static void mount_root(struct container *c)
                 error(125, errno, "chdir into the overlay");
 }
 
-/* The minimal /proc: a fresh procfs instance. procfs shows the processes of the PID
- * namespace of whoever mounts it (proc(5)); nosuid, nodev, noexec as every runtime. */
+/* A fresh procfs: it shows the processes of the PID namespace that mounts it (proc(5)). */
 static void mount_proc(void)
 {
         say("mount a fresh proc on /proc");
@@ -276,8 +273,7 @@ static void mount_dev(void)
         }
 }
 
-/* POSIX message queues live in the IPC namespace too; the mqueue filesystem shows
- * those of the namespace that mounts it (mq_overview(7)). */
+/* mqueue shows the POSIX message queues of the IPC namespace that mounts it (mq_overview(7)). */
 static void mount_mqueue(void)
 {
         say("mount this IPC namespace's mqueue on /dev/mqueue");
@@ -367,7 +363,6 @@ static void bind_mount(const char *src, const char *dst, int read_only)
                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
 }
 
-/* --bind SRC:DST[:ro]. */
 static void mount_binds(struct container *c)
 {
         for (int i = 0; i < c->nbinds; i++) {
@@ -421,8 +416,7 @@ static void set_environment(void)
         free(term);
 }
 
-/* execvp(3) searches PATH. The contract tells "not found" (127) from "cannot run" (126),
- * as shells do, so a caller can tell a typo from a permission problem. */
+/* execvp(3) searches PATH; as in shells, 127 means "not found" and 126 "cannot run". */
 static void exec_command(struct container *c)
 {
         say("exec %s", c->argv[0]);
@@ -509,8 +503,8 @@ int main(int argc, char **argv)
 {
         struct container *c = &container;
 
-        /* error(3) starts each message with this name. Line-buffered, stderr takes each line
-         * in one write(2), so the supervisor's lines and the container's never mix. */
+        /* error(3) starts each message with this name. Line-buffered, stderr writes each line
+         * in one write(2): the supervisor's and the container's lines never mix. */
         program_invocation_name = step;
         setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
         parse_options(c, argc, argv);

@@ -1,9 +1,8 @@
 /* cntlab 08-sec: least privilege (capabilities, no_new_privs, seccomp).
  *
- * A container is an ordinary process that the kernel shows a world of its own. Each
- * step of this lab adds one part of that world; this file is the previous step plus
- * exactly that part, and `make diff STEP=NN` shows it. Options and exit statuses are
- * in docs/cli.md. Read alongside: namespaces(7), clone(2).
+ * A container is an ordinary process that the kernel shows a world of its own. This file is
+ * the previous step plus one part of that world (`make diff STEP=NN`). Options and exit
+ * statuses: docs/cli.md. Read alongside: namespaces(7), clone(2).
  *
  * What runs, in order. The supervisor, main():
  *   parse_options, check_root
@@ -173,11 +172,10 @@ static void add_bind_option(struct container *c, char *spec)
         c->nbinds++;
 }
 
-/* What the value of -m, -p or -c may be: a size in bytes, with a binary K, M or G
- * suffix (1K is 1024, as the kernel counts memory); a whole number; or a fraction. */
+/* The value of -m, -p or -c: above 0, at most MAX, and of one KIND: bytes, with a binary K, M
+ * or G (1K is 1024, as the kernel counts memory), a whole number, or a fraction. */
 enum number { BYTES, WHOLE, FRACTION };
 
-/* The value of --OPTION: a number of that KIND, above 0 and at most MAX. */
 static double parse_number(const char *option, const char *arg, enum number kind, double max)
 {
         static const char *const expected[] = {"bytes or a number with K, M or G",
@@ -225,9 +223,8 @@ static void parse_options(struct container *c, int argc, char **argv)
         c->rootfs = "rootfs";
         c->memory = 256LL << 20;
         c->pids = 64;
-        /* "+": stop at the first word that is not an option; it starts COMMAND. */
-        /* ":" after it: tell a missing value (':') from an unknown option ('?'). We report
-         * both ourselves, in the contract's one-line form. */
+        /* "+": stop at the first word that is not an option, COMMAND; ":" after it: tell a
+         * missing value (':') from an unknown option ('?'), both ours to report in one line. */
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+:n:vhr:ob:m:p:c:", options, NULL)) != -1) {
                 switch (opt) {
@@ -270,8 +267,7 @@ static void check_rootfs(struct container *c)
                 error(125, 0, "rootfs %s: not a directory", c->rootfs);
 }
 
-/* Write a short string to a file such as /proc/PID/uid_map in one write(2): the kernel
- * accepts these files only as a single write. Returns -1 with errno on failure. */
+/* Write TEXT to PATH in one write(2), as /proc/PID/uid_map and friends require; -1 on failure. */
 static int write_file(const char *path, const char *text)
 {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -378,8 +374,7 @@ static void mount_root(struct container *c)
                 error(125, errno, "chdir into the overlay");
 }
 
-/* The minimal /proc: a fresh procfs instance. procfs shows the processes of the PID
- * namespace of whoever mounts it (proc(5)); nosuid, nodev, noexec as every runtime. */
+/* A fresh procfs: it shows the processes of the PID namespace that mounts it (proc(5)). */
 static void mount_proc(void)
 {
         say("mount a fresh proc on /proc");
@@ -404,8 +399,7 @@ static void mount_dev(void)
         }
 }
 
-/* POSIX message queues live in the IPC namespace too; the mqueue filesystem shows
- * those of the namespace that mounts it (mq_overview(7)). */
+/* mqueue shows the POSIX message queues of the IPC namespace that mounts it (mq_overview(7)). */
 static void mount_mqueue(void)
 {
         say("mount this IPC namespace's mqueue on /dev/mqueue");
@@ -504,7 +498,6 @@ static void bind_mount(const char *src, const char *dst, int read_only)
                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
 }
 
-/* --bind SRC:DST[:ro]. */
 static void mount_binds(struct container *c)
 {
         for (int i = 0; i < c->nbinds; i++) {
@@ -585,9 +578,9 @@ static void set_environment(void)
         free(term);
 }
 
-/* capabilities(7): keep Docker's default 14 and nothing else, in the bounding set (so
- * no later execve can regain the rest), permitted and effective; inheritable and
- * ambient empty. What the dropped ones would allow a container's root to do:
+/* capabilities(7): keep Docker's default 14 and nothing else, in the bounding set (so no
+ * later execve can regain the rest), permitted and effective ("=ep" in cap_from_text(3));
+ * inheritable and ambient empty. What the dropped ones would allow a container's root to do:
  *   SYS_ADMIN     mount, sethostname, setns and most of what namespaces guard
  *   NET_ADMIN     reconfigure the container's interfaces, routes and firewall
  *   SYS_PTRACE    read and write other processes' memory
@@ -597,29 +590,22 @@ static void set_environment(void)
  *   the rest (IPC_LOCK, SYS_RESOURCE, SYSLOG, BPF, PERFMON, ...) reach host-wide state */
 static void drop_capabilities(void)
 {
-        static const cap_value_t keep[] = {
-            CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
-            CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
-            CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-            CAP_KILL,    CAP_AUDIT_WRITE,
-        };
-        const int nkeep = sizeof(keep) / sizeof(keep[0]);
-        cap_t caps;
+        cap_t keep =
+            cap_from_text("cap_chown,cap_dac_override,cap_fsetid,cap_fowner,cap_mknod,"
+                          "cap_net_raw,cap_setgid,cap_setuid,cap_setfcap,cap_setpcap,"
+                          "cap_net_bind_service,cap_sys_chroot,cap_kill,cap_audit_write=ep");
+        cap_flag_value_t kept;
 
+        if (!keep)
+                error(125, errno, "cap_from_text");
         say("drop all capabilities but Docker's 14 from bounding, permitted, effective");
-        for (cap_value_t cap = 0; cap < (cap_value_t)cap_max_bits(); cap++) {
-                int kept = 0;
-
-                for (int i = 0; i < nkeep; i++)
-                        kept |= keep[i] == cap;
-                if (!kept && cap_drop_bound(cap) < 0)
+        for (cap_value_t cap = 0; cap < (cap_value_t)cap_max_bits(); cap++)
+                if ((cap_get_flag(keep, cap, CAP_PERMITTED, &kept) < 0 || !kept) &&
+                    cap_drop_bound(cap) < 0)
                         error(125, errno, "drop capability %d from the bounding set", cap);
-        }
-        caps = cap_init();
-        if (!caps || cap_set_flag(caps, CAP_PERMITTED, nkeep, keep, CAP_SET) < 0 ||
-            cap_set_flag(caps, CAP_EFFECTIVE, nkeep, keep, CAP_SET) < 0 || cap_set_proc(caps) < 0)
+        if (cap_set_proc(keep) < 0)
                 error(125, errno, "set capabilities");
-        cap_free(caps);
+        cap_free(keep);
         if (cap_reset_ambient() < 0)
                 error(125, errno, "clear ambient capabilities");
 }
@@ -655,11 +641,8 @@ static void install_seccomp(void)
             {"swapon", "swapoff"}, /* swap is the host's, not the container's */
         };
         // clang-format on
-        /* The mode argument of each chmod call, where a set-user-ID bit would be. */
-        static const struct {
-                const char *name;
-                unsigned mode_arg;
-        } chmods[] = {{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2}};
+        static const char *const chmods[] = {"chmod", "fchmod", "fchmodat", "fchmodat2"};
+        static const unsigned mode_arg[] = {1, 1, 2, 2}; /* which argument is the mode */
         static const unsigned namespace_flags[] = {CLONE_NEWNS,    CLONE_NEWUTS, CLONE_NEWIPC,
                                                    CLONE_NEWUSER,  CLONE_NEWPID, CLONE_NEWNET,
                                                    CLONE_NEWCGROUP};
@@ -680,19 +663,17 @@ static void install_seccomp(void)
          * flags in memory, which seccomp cannot read: ENOSYS makes libc fall back to clone. */
         for (size_t i = 0; i < sizeof(namespace_flags) / sizeof(namespace_flags[0]); i++)
                 deny_flag(ctx, "clone", 0, namespace_flags[i]);
-        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"),
-                             0))
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0))
                 error(125, 0, "seccomp: cannot add a rule for clone3");
-        /* TIOCSTI pushes characters into the terminal's input: a container could type
-         * commands into the host shell that started it. */
+        /* TIOCSTI types into the terminal's input: the container could type into the host shell. */
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)))
                 error(125, 0, "seccomp: cannot add a rule for ioctl");
         /* No set-user-ID or set-group-ID files: with no_new_privs they would not raise
          * privileges in here, but they would on the host if the files got out. */
         for (size_t i = 0; i < sizeof(chmods) / sizeof(chmods[0]); i++) {
-                deny_flag(ctx, chmods[i].name, chmods[i].mode_arg, S_ISUID);
-                deny_flag(ctx, chmods[i].name, chmods[i].mode_arg, S_ISGID);
+                deny_flag(ctx, chmods[i], mode_arg[i], S_ISUID);
+                deny_flag(ctx, chmods[i], mode_arg[i], S_ISGID);
         }
         errno = -seccomp_load(ctx); /* libseccomp returns -errno */
         if (errno)
@@ -712,8 +693,7 @@ static void drop_privileges(void)
         install_seccomp();
 }
 
-/* execvp(3) searches PATH. The contract tells "not found" (127) from "cannot run" (126),
- * as shells do, so a caller can tell a typo from a permission problem. */
+/* execvp(3) searches PATH; as in shells, 127 means "not found" and 126 "cannot run". */
 static void exec_command(struct container *c)
 {
         say("exec %s", c->argv[0]);
@@ -786,15 +766,15 @@ static void claim_slot(struct container *c)
         error(125, 0, "no free network slot: 256 containers are running");
 }
 
-/* Cgroup v2 has one hierarchy; v1 (and the "hybrid" layout, v1 controllers plus an
- * empty v2 tree at /sys/fs/cgroup/unified) has one per controller. runc and crun tell
- * them apart the same way: by the type of filesystem at /sys/fs/cgroup. */
+/* Cgroup v2 has one hierarchy, v1 (and the "hybrid" layout, v1 beside an empty v2 tree at
+ * /sys/fs/cgroup/unified) one per controller. Like runc and crun, we tell them apart by the
+ * filesystem at /sys/fs/cgroup. */
 static const char *const controllers[] = {"memory", "pids", "cpu"};
 enum { MEMORY, PIDS, CPU };
 
-/* Our own cgroup in the v1 hierarchy of CONTROLLER, from /proc/self/cgroup lines such
- * as "4:memory:/user.slice" or "1:cpu,cpuacct:/" (cgroups(7)). */
-static void own_v1_cgroup(const char *controller, char *path, size_t size)
+/* cntlab/ in the v1 hierarchy of CONTROLLER goes below our own cgroup there, from
+ * /proc/self/cgroup lines such as "4:memory:/user.slice" or "1:cpu,cpuacct:/" (cgroups(7)). */
+static void v1_parent(const char *controller, char *parent, size_t size)
 {
         FILE *f = fopen("/proc/self/cgroup", "re");
         char line[PATH_MAX + 64];
@@ -811,7 +791,8 @@ static void own_v1_cgroup(const char *controller, char *path, size_t size)
                 own[strcspn(own, "\n")] = '\0';
                 for (name = strtok_r(list + 1, ",", &save); name; name = strtok_r(NULL, ",", &save))
                         if (strcmp(name, controller) == 0) {
-                                snprintf(path, size, "%s", strcmp(own, "/") == 0 ? "" : own);
+                                snprintf(parent, size, "/sys/fs/cgroup/%s%s/cntlab", controller,
+                                         strcmp(own, "/") == 0 ? "" : own);
                                 fclose(f);
                                 return;
                         }
@@ -836,9 +817,8 @@ static void cgroup_set(struct container *c, int which, const char *file, const c
                 error(125, errno, "cgroup: write %s to %s", value, file);
 }
 
-/* A supervisor killed by SIGKILL cannot remove its cgroup. The next run sweeps
- * cntlab/<PID> directories whose supervisor is gone; rmdir(2) only ever removes an
- * empty cgroup, so a live container's is never touched. */
+/* A supervisor killed by SIGKILL cannot remove its cgroup: the next run sweeps those whose
+ * supervisor is gone. rmdir(2) removes only an empty cgroup, never a live container's. */
 static void sweep_stale_cgroups(const char *parent)
 {
         DIR *dir = opendir(parent);
@@ -864,9 +844,8 @@ static void remove_cgroup(void)
 {
         struct container *c = &container;
 
-        /* The container's first process is a copy of the supervisor, this handler too:
-         * when its setup fails, error(3) runs it there. Its c->pid is 0, and kill(0)
-         * would signal the whole process group; the cgroup is the supervisor's to remove. */
+        /* The container's first process inherits this handler and runs it if its setup
+         * fails; there c->pid is 0, and kill(0) would signal our whole process group. */
         if (getpid() != c->supervisor)
                 return;
         if (c->pid > 0) {
@@ -881,8 +860,7 @@ static void remove_cgroup(void)
         }
 }
 
-/* Make cntlab/<PID> before the container exists (it starts inside: clone_into_cgroup()), v2
- * under /sys/fs/cgroup, v1 under our own cgroup in each controller's hierarchy. */
+/* Make cntlab/<PID>: v2 under /sys/fs/cgroup, v1 under our own cgroup in each hierarchy. */
 static void create_cgroup(struct container *c)
 {
         static const char *const controllers_v2 = "+memory +pids +cpu";
@@ -894,15 +872,10 @@ static void create_cgroup(struct container *c)
         c->cgroup_v2 = fs.f_type == CGROUP2_SUPER_MAGIC;
         c->supervisor = getpid();
         for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++) {
-                if (c->cgroup_v2) {
+                if (c->cgroup_v2)
                         snprintf(parent, sizeof(parent), "/sys/fs/cgroup/cntlab");
-                } else {
-                        char own[PATH_MAX - 64];
-
-                        own_v1_cgroup(controllers[i], own, sizeof(own));
-                        snprintf(parent, sizeof(parent), "/sys/fs/cgroup/%s%s/cntlab",
-                                 controllers[i], own);
-                }
+                else
+                        v1_parent(controllers[i], parent, sizeof(parent));
                 if (mkdir(parent, 0755) < 0 && errno != EEXIST)
                         error(125, errno, "cgroup: mkdir %s", parent);
                 sweep_stale_cgroups(parent);
@@ -929,8 +902,7 @@ static void create_cgroup(struct container *c)
         }
 }
 
-/* Write 0, "the calling thread", to FILE in each of the container's v1 cgroups:
- * "tasks" moves the supervisor in, "../../tasks" back into its own cgroups. */
+/* Write 0 ("the calling thread") to FILE in our v1 cgroups: "tasks" in, "../../tasks" back. */
 static void move_self_v1(struct container *c, const char *file)
 {
         for (int i = 0; i < 3; i++)
@@ -938,23 +910,19 @@ static void move_self_v1(struct container *c, const char *file)
                         error(125, errno, "cgroup: write 0 to %s/%s", c->cgroup[i], file);
 }
 
-/* Start the container's first process inside its cgroups, so that nothing it runs is
- * ever outside them. Moving another process in would be slow (docs/07-cgroups.md).
- * - v2: clone3(2) with CLONE_INTO_CGROUP creates the child in the cgroup (Linux 5.7),
- *   as systemd and crun do. Where clone3 is missing (valgrind, Docker's seccomp filter,
- *   Linux before 5.3) or lacks the cgroup field (E2BIG before 5.7), clone and move the
- *   child at once: it waits for us and has run nothing.
- * - v1: writing 0 ("the calling thread") to a cgroup's tasks file moves the supervisor
- *   itself, which is fast. It steps into the new cgroups, clones (a child starts in its
- *   parent's cgroups) and steps back into its own, two levels up. */
+/* Start the container's first process inside its cgroups, so that nothing it runs is ever
+ * outside them: moving it in afterwards is slow (docs/07-cgroups.md). v2: clone3(2) with
+ * CLONE_INTO_CGROUP (Linux 5.7), as systemd and crun do; where clone3 is missing or lacks
+ * that field (ENOSYS, E2BIG), clone, then move the child, which waits for us. v1: write 0
+ * ("the calling thread") to the new cgroups' tasks files, a fast move of ourselves, clone (a
+ * child starts in its parent's cgroups) and step back, two levels up. */
 static void clone_into_cgroup(struct container *c, unsigned long flags)
 {
         struct clone_args args = {.flags = (flags & ~CSIGNAL) | CLONE_INTO_CGROUP,
                                   .exit_signal = flags & CSIGNAL};
         int fd;
 
-        /* c->pid is set at once, so that if a step after the clone fails, remove_cgroup()
-         * kills the child before it removes the cgroup. */
+        /* c->pid is set at once: if what follows fails, remove_cgroup() kills the child. */
         if (!c->cgroup_v2) {
                 say("clone from inside the cgroups: write 0 to their tasks, then to ../../tasks");
                 move_self_v1(c, "tasks");
@@ -1069,8 +1037,7 @@ static void set_limits(struct container *c)
 
         snprintf(value, sizeof(value), "%lld", c->memory);
         cgroup_set(c, MEMORY, c->cgroup_v2 ? "memory.max" : "memory.limit_in_bytes", value);
-        /* No swap either, or the limit would only move the memory to disk. The file is
-         * missing when the kernel does not account swap: then there is nothing to limit. */
+        /* No swap either, or the limit would only move memory to disk (no file: no swap). */
         say("no swap beyond the memory limit, where the kernel accounts swap");
         if (cgroup_write(c, MEMORY,
                          c->cgroup_v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
@@ -1135,15 +1102,14 @@ int main(int argc, char **argv)
 {
         struct container *c = &container;
 
-        /* error(3) starts each message with this name. Line-buffered, stderr takes each line
-         * in one write(2), so the supervisor's lines and the container's never mix. */
+        /* error(3) starts each message with this name. Line-buffered, stderr writes each line
+         * in one write(2): the supervisor's and the container's lines never mix. */
         program_invocation_name = step;
         setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
         parse_options(c, argc, argv);
         check_root();
         check_rootfs(c);
-        /* The container would inherit our supplementary groups, and once setgroups is
-         * denied it could never drop them. */
+        /* With setgroups denied, the container could never drop our supplementary groups. */
         if (setgroups(0, NULL) < 0)
                 error(125, errno, "setgroups");
         claim_slot(c);
