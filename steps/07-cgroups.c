@@ -620,9 +620,8 @@ static void claim_slot(struct container *c)
         error(125, 0, "no free network slot: 256 containers are running");
 }
 
-/* Cgroup v2 has one hierarchy, v1 (and the "hybrid" layout, v1 beside an empty v2 tree at
- * /sys/fs/cgroup/unified) one per controller. Like runc and crun, we tell them apart by the
- * filesystem at /sys/fs/cgroup. */
+/* Cgroup v2 has one hierarchy; v1, and "hybrid" (v1 beside an empty v2 tree at .../unified),
+ * one per controller. As runc and crun do, we tell by the filesystem at /sys/fs/cgroup. */
 static const char *const controllers[] = {"memory", "pids", "cpu"};
 enum { MEMORY, PIDS, CPU };
 
@@ -764,12 +763,11 @@ static void move_self_v1(struct container *c, const char *file)
                         error(125, errno, "cgroup: write 0 to %s/%s", c->cgroup[i], file);
 }
 
-/* Start the container's first process inside its cgroups, so that nothing it runs is ever
- * outside them: moving it in afterwards is slow (docs/07-cgroups.md). v2: clone3(2) with
- * CLONE_INTO_CGROUP (Linux 5.7), as systemd and crun do; where clone3 is missing or lacks
- * that field (ENOSYS, E2BIG), clone, then move the child, which waits for us. v1: write 0
- * ("the calling thread") to the new cgroups' tasks files, a fast move of ourselves, clone (a
- * child starts in its parent's cgroups) and step back, two levels up. */
+/* Start the container's first process inside its cgroups, so nothing it runs is ever outside
+ * them; moving it in later is slow (docs/07-cgroups.md). v2: clone3(2) with CLONE_INTO_CGROUP
+ * (Linux 5.7), as systemd and crun do, or where clone3 lacks it (ENOSYS, E2BIG) clone, then
+ * move the child, which waits for us. v1: write 0 ("the calling thread") to the new cgroups'
+ * tasks, a fast move of ourselves, clone (a child starts where its parent is), step back. */
 static void clone_into_cgroup(struct container *c, unsigned long flags)
 {
         struct clone_args args = {.flags = (flags & ~CSIGNAL) | CLONE_INTO_CGROUP,
@@ -882,9 +880,8 @@ static void create_veth(struct container *c)
         netns_close(nl);
 }
 
-/* Written only once the container is in its cgroup: on v1 the supervisor passed through it to
- * clone the container and must not be counted (--pids 1 would fail the clone, a tiny --memory
- * OOM-kill us). The container waits: it has run nothing yet. */
+/* Only now, with the container (which has run nothing yet) in its cgroup: on v1 we passed
+ * through it, and must not count (--pids 1 would fail the clone, a tiny --memory kill us). */
 static void set_limits(struct container *c)
 {
         char value[64];

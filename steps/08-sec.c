@@ -508,10 +508,9 @@ static void mount_binds(struct container *c)
         }
 }
 
-/* What runc and crun hide by default: files that reveal the host's kernel memory, keys or
- * timers under /dev/null, host hardware under an empty read-only tmpfs, and what would let
- * root inside reconfigure the host's kernel (/proc/sys, sysrq, irq) read-only. Paths this
- * kernel lacks are skipped. */
+/* What runc and crun hide: the host's kernel memory, keys and timers under /dev/null, its
+ * hardware under an empty tmpfs, and what would let root inside tune the host's kernel
+ * (/proc/sys, sysrq, irq) read-only. Paths this kernel lacks are skipped. */
 static void mask_paths(void)
 {
         static const char *const hidden_files[] = {"proc/kcore", "proc/keys", "proc/timer_list",
@@ -528,9 +527,14 @@ static void mask_paths(void)
                 if (access(hidden_dirs[i], F_OK) == 0)
                         mount_or_die("tmpfs", hidden_dirs[i], "tmpfs",
                                      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
-        for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++)
-                if (access(read_only[i], F_OK) == 0)
-                        bind_mount(read_only[i], read_only[i], 1);
+        for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++) {
+                if (access(read_only[i], F_OK) < 0)
+                        continue;
+                /* The kernel's own paths: bind_mount()'s openat2 is for a user's DST. */
+                mount_or_die(read_only[i], read_only[i], NULL, MS_BIND | MS_REC, NULL);
+                mount_or_die(NULL, read_only[i], NULL,
+                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(read_only[i]), NULL);
+        }
 }
 
 /* pivot_root(2) as its manual suggests: with both roots ".", the old root is stacked on the
@@ -681,9 +685,8 @@ static void install_seccomp(void)
         seccomp_release(ctx);
 }
 
-/* Least privilege, last before execve: capabilities first (dropping them needs CAP_SETPCAP),
- * then no_new_privs, so no set-user-ID file or file capability gives anything back
- * (prctl(2)), then seccomp, which an unprivileged process may load only with no_new_privs. */
+/* Last before execve: capabilities (dropping them needs CAP_SETPCAP), no_new_privs so no
+ * setuid file or file capability gives any back (prctl(2)), then seccomp, which needs it. */
 static void drop_privileges(void)
 {
         drop_capabilities();
@@ -766,9 +769,8 @@ static void claim_slot(struct container *c)
         error(125, 0, "no free network slot: 256 containers are running");
 }
 
-/* Cgroup v2 has one hierarchy, v1 (and the "hybrid" layout, v1 beside an empty v2 tree at
- * /sys/fs/cgroup/unified) one per controller. Like runc and crun, we tell them apart by the
- * filesystem at /sys/fs/cgroup. */
+/* Cgroup v2 has one hierarchy; v1, and "hybrid" (v1 beside an empty v2 tree at .../unified),
+ * one per controller. As runc and crun do, we tell by the filesystem at /sys/fs/cgroup. */
 static const char *const controllers[] = {"memory", "pids", "cpu"};
 enum { MEMORY, PIDS, CPU };
 
@@ -910,12 +912,11 @@ static void move_self_v1(struct container *c, const char *file)
                         error(125, errno, "cgroup: write 0 to %s/%s", c->cgroup[i], file);
 }
 
-/* Start the container's first process inside its cgroups, so that nothing it runs is ever
- * outside them: moving it in afterwards is slow (docs/07-cgroups.md). v2: clone3(2) with
- * CLONE_INTO_CGROUP (Linux 5.7), as systemd and crun do; where clone3 is missing or lacks
- * that field (ENOSYS, E2BIG), clone, then move the child, which waits for us. v1: write 0
- * ("the calling thread") to the new cgroups' tasks files, a fast move of ourselves, clone (a
- * child starts in its parent's cgroups) and step back, two levels up. */
+/* Start the container's first process inside its cgroups, so nothing it runs is ever outside
+ * them; moving it in later is slow (docs/07-cgroups.md). v2: clone3(2) with CLONE_INTO_CGROUP
+ * (Linux 5.7), as systemd and crun do, or where clone3 lacks it (ENOSYS, E2BIG) clone, then
+ * move the child, which waits for us. v1: write 0 ("the calling thread") to the new cgroups'
+ * tasks, a fast move of ourselves, clone (a child starts where its parent is), step back. */
 static void clone_into_cgroup(struct container *c, unsigned long flags)
 {
         struct clone_args args = {.flags = (flags & ~CSIGNAL) | CLONE_INTO_CGROUP,
@@ -1028,9 +1029,8 @@ static void create_veth(struct container *c)
         netns_close(nl);
 }
 
-/* Written only once the container is in its cgroup: on v1 the supervisor passed through it to
- * clone the container and must not be counted (--pids 1 would fail the clone, a tiny --memory
- * OOM-kill us). The container waits: it has run nothing yet. */
+/* Only now, with the container (which has run nothing yet) in its cgroup: on v1 we passed
+ * through it, and must not count (--pids 1 would fail the clone, a tiny --memory kill us). */
 static void set_limits(struct container *c)
 {
         char value[64];
