@@ -8,6 +8,7 @@
 #   make test-vm          the suite in a qemu VM on Debian's kernel with pure cgroup v2
 #   make soak | bench     500 containers against a leak baseline | start-up cost report
 #   make docs             regenerate the diffs and tables embedded in docs/
+#   make doctor           is this machine ready for the workshop? (docs/setup.md)
 #   make deps | rootfs | clean
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
@@ -41,7 +42,7 @@ endif
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
 	busybox-static iproute2 util-linux procps curl
 
-.PHONY: all deps deps-lint deps-vm rootfs run test diff lint test-asan memcheck test-vm soak bench docs clean
+.PHONY: all deps deps-lint deps-vm rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean
 all: $(BINS)
 
 # Each step links only what it uses: the shared lib/ objects come from an archive, so
@@ -62,6 +63,10 @@ bin build build/asan:
 build/no-clone3: tests/no-clone3.c | build
 	$(CC) $(CFLAGS) -o $@ $< $(LIBS)
 
+# make doctor's way to ask the kernel for a system call (tests/doctor-probe.c): libc only.
+build/doctor-probe: tests/doctor-probe.c | build
+	$(CC) $(CFLAGS) -o $@ $<
+
 # The same steps built with AddressSanitizer and UBSan, for `make test-asan`.
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 build/asan/%: steps/%.c $(wildcard lib/*.c lib/*.h) | build/asan
@@ -79,7 +84,7 @@ rootfs:
 	@[ -e rootfs/bin/sh ] || { $(SUDO) ./rootfs-fetch.sh rootfs; }
 
 # Targets that need the packages first build in a sub-make, after `deps` has run.
-BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3
+BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-probe
 
 run: deps
 	@$(BUILT)
@@ -98,7 +103,7 @@ diff:
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind
 SHELL_FILES := rootfs-fetch.sh .ci/run tests/run $(wildcard tests/*.bash tests/*.bats tests/vm/run \
-	tests/vm/deps tests/vm/init tests/bench tests/soak docs/gen)
+	tests/vm/deps tests/vm/init tests/bench tests/soak tests/doctor docs/gen)
 deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
 
@@ -140,6 +145,12 @@ soak: deps
 bench: deps
 	@$(BUILT)
 	@$(SUDO) tests/bench
+
+# Before the workshop: what this machine can run (tests/doctor). No deps first: it says
+# what is missing. Its probe is built when a compiler is there; it runs without it too.
+doctor:
+	@$(MAKE) --no-print-directory -s build/doctor-probe >/dev/null 2>&1 || true
+	@DEBS='$(DEBS)' tests/doctor
 
 docs: deps
 	@$(BUILT)
