@@ -96,15 +96,26 @@ expect_check() {
 	assert_line --regexp '^✔ uts namespace'
 }
 
-@test "doctor: without ip(8) on PATH the veth check is a ✘ naming iproute2, and 06-08 will not run" {
-	bin=$BATS_TEST_TMPDIR/path
-	mkdir -p "$bin"
+# path_without NAME...: a directory of links to every program on the usual PATH but
+# NAMEs, in $bin (outside bats's directory, which an ordinary user cannot enter).
+path_without() {
+	local d f name
+	bin=$(mktemp -d /tmp/cntlab-test-path.XXXXXX)
 	for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
 		for f in "$d"/*; do
 			name=${f##*/}
-			[[ ! -e $f || $name == ip || -e $bin/$name ]] || ln -s "$f" "$bin/$name"
+			[[ ! -e $f || " $* " == *" $name "* || -e $bin/$name ]] || ln -s "$f" "$bin/$name"
 		done
 	done
+	chmod 755 "$bin"
+}
+
+teardown() {
+	if [[ -n ${bin-} ]]; then rm -rf "$bin"; fi
+}
+
+@test "doctor: without ip(8) on PATH the veth check is a ✘ naming iproute2, and 06-08 will not run" {
+	path_without ip
 	doctor PATH="$bin"
 	assert_equal "$status" 1
 	assert_line "✘ veth driver (06-net): ip(8) is not on PATH, so it cannot be asked"
@@ -128,4 +139,17 @@ expect_check() {
 	assert_line --partial "→ sudo ./rootfs-fetch.sh --force --busybox $fake (built from this machine's own busybox-static)"
 	assert_line --regexp '^  02-mnt +no: needs .*rootfs'
 	assert_line --regexp '^  01-uts +(yes|no: needs packages)$'
+}
+
+@test "doctor: an ordinary user without sudo gets a ✘ on root with its fix, and 01-08 will not run" {
+	path_without sudo
+	# shellcheck disable=SC2016 # $0 is for sh
+	run timeout -k 5 "$CNT_TIMEOUT" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env PATH="$bin" HOME=/ sh -c 'cd / && exec "$0"' "$DOCTOR"
+	assert_equal "$status" 1
+	assert_line "✘ not root, and there is no sudo: steps 01-08 need root (or CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+	assert_line --partial "→ install sudo and add yourself to its group"
+	assert_line --regexp '^  01-uts +no: needs root'
+	assert_line --regexp '^  08-sec +no: needs root'
+	assert_line --regexp '^✔ 09-rootless: nobody can make a user namespace|^✘ 09-rootless: nobody cannot'
 }
