@@ -5,7 +5,8 @@
 #   make test [STEP=NN] [BIN=path]   the bats suite, or one step's file against BIN
 #   make diff STEP=NN     what step NN adds to step NN-1
 #   make lint | test-asan | memcheck   quality gates (CI runs them all)
-#   make test-vm          the suite in a qemu VM on Debian's kernel with pure cgroup v2
+#   make test-vm [ARCH=arm64]   the suite in a qemu VM on Debian's kernel with pure cgroup v2
+#   make cross ARCH=arm64   the steps built for another architecture, into build/arm64/
 #   make soak | bench     500 containers against a leak baseline | start-up cost report
 #   make docs             regenerate the diffs and tables embedded in docs/
 #   make doctor           is this machine ready for the workshop? (docs/setup.md)
@@ -42,7 +43,7 @@ endif
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
 	busybox-static iproute2 util-linux procps curl
 
-.PHONY: all deps deps-lint deps-vm rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean
+.PHONY: all deps deps-lint deps-vm deps-cross cross rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean
 all: $(BINS)
 
 # Each step links only what it uses: the shared lib/ objects come from an archive, so
@@ -130,13 +131,54 @@ memcheck: deps
 			--errors-for-leak-kinds=definite bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
 	done; echo "memcheck: every supervisor is clean"
 
-# The same suite inside a VM whose kernel mounts only cgroup v2 (tests/vm/run).
-deps-vm:
-	@$(SUDO) tests/vm/deps
+# The steps and the test helpers for another Debian architecture (ARCH=arm64 or amd64;
+# aarch64 and x86_64 are taken too), with its gcc and its -dev packages through
+# multiarch, and the same flags, warnings as errors: into build/ARCH/.
+HOST_ARCH := $(patsubst aarch64,arm64,$(patsubst x86_64,amd64,$(shell dpkg --print-architecture 2>/dev/null || uname -m)))
+ARCH ?= $(HOST_ARCH)
+override ARCH := $(patsubst aarch64,arm64,$(patsubst x86_64,amd64,$(ARCH)))
+FOREIGN  = $(filter-out $(HOST_ARCH),$(ARCH))
+TRIPLET  = $(or $(if $(filter arm64,$(ARCH)),aarch64-linux-gnu),$(if $(filter amd64,$(ARCH)),x86_64-linux-gnu),$(error ARCH=$(ARCH): expected arm64 or amd64))
+XDIR    := build/$(ARCH)
+XPKG     = PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig pkg-config
+XCFLAGS  = $(CFLAGS) $(shell $(XPKG) --cflags $(PKGS) 2>/dev/null)
+XLIBS    = -Wl,--as-needed $(shell $(XPKG) --libs $(PKGS) 2>/dev/null)
+XDEBS    = gcc-$(subst _,-,$(TRIPLET)) libc6-dev:$(ARCH) libcap-dev:$(ARCH) libmnl-dev:$(ARCH) libseccomp-dev:$(ARCH)
 
-test-vm: deps deps-vm
-	@$(BUILT)
-	@$(SUDO) tests/vm/run $(STEP)
+deps-cross:
+	@[ '$(ARCH)' = '$(HOST_ARCH)' ] || dpkg --print-foreign-architectures | grep -qx '$(ARCH)' || \
+		{ echo "deps: dpkg --add-architecture $(ARCH)"; $(SUDO) dpkg --add-architecture $(ARCH); }
+	@$(MAKE) -s deps DEBS="$(XDEBS)"
+
+cross: deps-cross
+	@$(MAKE) --no-print-directory -s $(addprefix $(XDIR)/bin/,$(STEPS)) $(XDIR)/no-clone3 $(XDIR)/doctor-probe
+
+$(XDIR)/bin/%: steps/%.c $(XDIR)/libcntlab.a | $(XDIR)/bin
+	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $< $(XDIR)/libcntlab.a $(XLIBS)
+
+$(XDIR)/libcntlab.a: $(patsubst lib/%.c,$(XDIR)/%.o,$(wildcard lib/*.c))
+	$(TRIPLET)-ar rcs $@ $^
+
+$(XDIR)/%.o: lib/%.c lib/%.h | $(XDIR)/bin
+	$(TRIPLET)-gcc $(XCFLAGS) -c -o $@ $<
+
+$(XDIR)/no-clone3: tests/no-clone3.c | $(XDIR)/bin
+	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $< $(XLIBS)
+
+$(XDIR)/doctor-probe: tests/doctor-probe.c | $(XDIR)/bin
+	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $<
+
+$(XDIR)/bin:
+	mkdir -p $@
+
+# The same suite inside a VM whose kernel mounts only cgroup v2 (tests/vm/run); with
+# ARCH=arm64 on another host, a VM of that architecture running build/arm64/.
+deps-vm:
+	@$(SUDO) env CNTLAB_VM_ARCH=$(ARCH) tests/vm/deps
+
+test-vm: deps deps-vm $(if $(FOREIGN),cross)
+	@$(if $(FOREIGN),,$(BUILT))
+	@$(SUDO) env CNTLAB_VM_ARCH=$(ARCH) tests/vm/run $(STEP)
 
 soak: deps
 	@$(BUILT)
