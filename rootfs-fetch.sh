@@ -3,22 +3,39 @@
 #
 # Usage: ./rootfs-fetch.sh [--busybox] [--force] [DIR]      (DIR defaults to "rootfs")
 #
-# Online (default): downloads the Alpine minirootfs, checks its SHA-256, unpacks it.
-# Offline or --busybox: builds a tiny rootfs from the host's static busybox.
+# Online (default): downloads the Alpine minirootfs of this machine's architecture
+# (uname -m), checks its SHA-256, unpacks it. Offline, --busybox, or an architecture
+# with no pinned SHA-256: builds a tiny rootfs from the host's static busybox.
 # Either way it adds the tools the tests need (copying host binaries plus their
 # shared libraries when the rootfs lacks them) and records the kind in
 # DIR/etc/cntlab-rootfs. Running it again is a no-op unless --force is given.
+# Run as root, the files are shifted to uid 100000 (step 05's user namespace); run as
+# an ordinary user, they are that user's own (09-rootless), with no sudo.
 # Environment: ALPINE_VERSION ALPINE_BRANCH ALPINE_ARCH ALPINE_SHA256 ALPINE_MIRROR
 #              ALPINE_URL (full URL, file:// works) CNTLAB_UID_SHIFT (0 = no shift)
 set -euo pipefail
 
 ALPINE_VERSION=${ALPINE_VERSION:-3.23.2}
 ALPINE_BRANCH=${ALPINE_BRANCH:-${ALPINE_VERSION%.*}}
-ALPINE_ARCH=${ALPINE_ARCH:-x86_64}
-# Pinned for the default version: overriding ALPINE_VERSION means overriding this too.
-ALPINE_SHA256=${ALPINE_SHA256:-b50bf42e519420ca2be48dd0efa22aa087c708d0602b67d413406533bef9dab5}
+# Alpine's name for this machine's architecture (uname -m says aarch64 or arm64 for it).
+case ${ALPINE_ARCH:=$(uname -m)} in
+    amd64) ALPINE_ARCH=x86_64 ;;
+    arm64) ALPINE_ARCH=aarch64 ;;
+esac
+# The published SHA-256 of each architecture's minirootfs of the pinned version. With
+# another ALPINE_VERSION or architecture, give ALPINE_SHA256 or get the busybox rootfs.
+PINNED_VERSION=3.23.2
+declare -A PINNED_SHA256=(
+    [x86_64]=b50bf42e519420ca2be48dd0efa22aa087c708d0602b67d413406533bef9dab5
+    [aarch64]=0a6c278a906bb7dc1c14f3dae426b4494280cdc421697977459bd37f91287d09
+)
+if [ -z "${ALPINE_SHA256-}" ] && [ "$ALPINE_VERSION" = "$PINNED_VERSION" ]; then
+    ALPINE_SHA256=${PINNED_SHA256[$ALPINE_ARCH]-}
+fi
+ALPINE_SHA256=${ALPINE_SHA256-}
 ALPINE_URL=${ALPINE_URL:-${ALPINE_MIRROR:-https://dl-cdn.alpinelinux.org/alpine}/v${ALPINE_BRANCH}/releases/${ALPINE_ARCH}/alpine-minirootfs-${ALPINE_VERSION}-${ALPINE_ARCH}.tar.gz}
-UID_SHIFT=${CNTLAB_UID_SHIFT:-100000}
+# Only root can give files away: an ordinary user's rootfs stays the user's.
+if [ "$(id -u)" -eq 0 ]; then UID_SHIFT=${CNTLAB_UID_SHIFT:-100000}; else UID_SHIFT=${CNTLAB_UID_SHIFT:-0}; fi
 HOST_BUSYBOX=/bin/busybox
 # Everything the steps and tests run inside the container.
 REQUIRED_TOOLS=(hostname ps mount ipcs ipcmk ipcrm id ip nc httpd unshare wget
@@ -190,14 +207,20 @@ main() {
     fi
     TARGET=$(realpath -m -- "$DIR")
     check_target
-    [ "$(id -u)" -eq 0 ] || die "needs root (to shift ownership for the user namespace in step 05)"
     [[ $UID_SHIFT =~ ^[0-9]+$ ]] || die "CNTLAB_UID_SHIFT must be a number"
+    [ "$(id -u)" -eq 0 ] || [ "$UID_SHIFT" -eq 0 ] ||
+        die "CNTLAB_UID_SHIFT=$UID_SHIFT needs root (only root can give files to uid $UID_SHIFT)"
 
     # Build next to DIR, then mv: a half-built rootfs is never left as DIR.
     BUILD=$TARGET.tmp.$$
     trap 'rm -rf -- "$BUILD" "$BUILD.tar.gz"' EXIT
+    if [ "$kind" = alpine ] && [ -z "$ALPINE_SHA256" ]; then
+        # Never unpack bytes we cannot check.
+        say "no pinned SHA-256 for Alpine $ALPINE_VERSION on $ALPINE_ARCH (pinned: ${!PINNED_SHA256[*]} for $PINNED_VERSION; set ALPINE_SHA256 to use it); building a busybox rootfs instead"
+        kind=busybox
+    fi
     if [ "$kind" = alpine ] && ! download_alpine; then
-        say "download failed (offline?); building a busybox rootfs instead"
+        say "could not download $ALPINE_URL (offline?); building a busybox rootfs instead"
         kind=busybox
     fi
     if [ "$kind" = alpine ]; then build_alpine_rootfs; else build_busybox_rootfs; fi
@@ -205,7 +228,9 @@ main() {
     shift_ownership
     rm -rf -- "$TARGET"
     mv -- "$BUILD" "$TARGET"
-    say "built a $(cat "$TARGET/etc/cntlab-rootfs") rootfs in $TARGET (owned by $UID_SHIFT:$UID_SHIFT)"
+    local owner="$UID_SHIFT:$UID_SHIFT"
+    if [ "$UID_SHIFT" -eq 0 ]; then owner="$(id -un):$(id -gn), not shifted"; fi
+    say "built a $(cat "$TARGET/etc/cntlab-rootfs") rootfs in $TARGET (owned by $owner)"
 }
 
 main "$@"
