@@ -13,7 +13,8 @@
 #   make deps | rootfs | clean
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
-# privileged part of run, test, deps and rootfs runs through sudo, and says so.
+# privileged part of run, test and deps runs through sudo, and says so (make rootfs
+# alone, as a regular user, makes a rootfs that user owns, for 09-rootless).
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -81,11 +82,14 @@ deps:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive sh -c \
 		"apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing"
 
+# As root the rootfs is shifted to uid 100000 (05's user namespace); as an ordinary
+# user it is that user's own (09-rootless), made without sudo. The targets that run the
+# steps as root ask for root's, through sudo (AS_ROOT=1).
 rootfs:
-	@[ -e rootfs/bin/sh ] || { $(SUDO) ./rootfs-fetch.sh rootfs; }
+	@[ -e rootfs/bin/sh ] || { $(if $(AS_ROOT),$(SUDO)) ./rootfs-fetch.sh rootfs; }
 
 # Targets that need the packages first build in a sub-make, after `deps` has run.
-BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-probe
+BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-probe AS_ROOT=1
 
 run: deps
 	@$(BUILT)
