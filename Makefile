@@ -182,7 +182,7 @@ deps-vm:
 
 test-vm: deps deps-vm $(if $(FOREIGN),cross)
 	@$(if $(FOREIGN),,$(BUILT))
-	@$(SUDO) env CNTLAB_VM_ARCH=$(ARCH) tests/vm/run $(STEP)
+	@$(SUDO) env CNTLAB_VM_ARCH=$(ARCH) $(if $(PART),PART=$(PART)) tests/vm/run $(STEP)
 
 soak: deps
 	@$(BUILT)
