@@ -941,6 +941,13 @@ static void choose_id_maps(struct container *c)
                     (int)getuid());
                 return;
         }
+        /* Under no_new_privs (Docker's default, systemd's NoNewPrivileges=) execve ignores
+         * the set-user-ID bit, and the helpers could not write the maps (prctl(2)). */
+        if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) {
+                say("no_new_privs is set, so newuidmap gains no privilege: the map is 0 %d 1",
+                    (int)getuid());
+                return;
+        }
         c->subuid = first_range("/etc/subuid", pw ? pw->pw_name : "", &uids);
         c->subgid = first_range("/etc/subgid", pw ? pw->pw_name : "", &gids);
         if (!c->subuid || !c->subgid || uids < 1 || gids < 1) {
