@@ -1,6 +1,6 @@
 # cntlab: a Linux container in C, one kernel feature per step.
 #
-#   make                  build bin/01-uts ... bin/08-sec
+#   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless
 #   make run [STEP=NN] [CMD='...']   a shell (or CMD) in the newest (or NN) step
 #   make test [STEP=NN] [BIN=path]   the bats suite, or one step's file against BIN
 #   make diff STEP=NN     what step NN adds to step NN-1
@@ -14,7 +14,9 @@
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
 # privileged part of run, test and deps runs through sudo, and says so (make rootfs
-# alone, as a regular user, makes a rootfs that user owns, for 09-rootless).
+# alone, as a regular user, makes a rootfs that user owns, for 09-rootless). The
+# exception is 09-rootless: `make run STEP=09` runs as you, on rootfs.user, a rootfs
+# you own, with no sudo at all.
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -42,7 +44,7 @@ SUDO := { echo "cntlab: this needs root, and sudo is not installed: run make as 
 endif
 
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
-	busybox-static iproute2 util-linux procps curl
+	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap
 
 .PHONY: all deps deps-lint deps-vm deps-cross cross rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean
 all: $(BINS)
@@ -88,12 +90,21 @@ deps:
 rootfs:
 	@[ -e rootfs/bin/sh ] || { $(if $(AS_ROOT),$(SUDO)) ./rootfs-fetch.sh rootfs; }
 
+# 09-rootless's rootfs belongs to whoever runs make: no uid shift, no sudo.
+rootfs.user:
+	@[ -e rootfs.user/bin/sh ] || CNTLAB_UID_SHIFT=0 ./rootfs-fetch.sh rootfs.user
+
 # Targets that need the packages first build in a sub-make, after `deps` has run.
 BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-probe AS_ROOT=1
 
 run: deps
+ifeq ($(filter 09-%,$(step)),)
 	@$(BUILT)
 	@$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,-r rootfs) $(CMD)
+else
+	@$(MAKE) --no-print-directory -s bin/$(step) rootfs.user
+	@bin/$(step) -r rootfs.user $(CMD)
+endif
 
 test: deps
 	@$(BUILT)
@@ -126,13 +137,17 @@ test-asan: deps
 	@$(SUDO) env BINDIR=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run $(STEP)
 
 # valgrind's memcheck on each supervisor (the container's own process is not
-# followed: it execs, and valgrind misreads mount(2)'s NULL type argument).
+# followed: it execs, and valgrind misreads mount(2)'s NULL type argument). 09-rootless
+# refuses root, so it runs as you, or as root as nobody (65534), whose rootfs is nobody's.
+VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full \
+	--errors-for-leak-kinds=definite
+AS_USER := $(if $(filter 0,$(shell id -u)),setpriv --reuid=65534 --regid=65534 --clear-groups)
 memcheck: deps
 	@$(BUILT)
 	@for s in $(STEPS); do \
 		r=; [ "$$s" = 01-uts ] || r="-r rootfs"; \
-		$(SUDO) valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full \
-			--errors-for-leak-kinds=definite bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
+		case $$s in 09-*) as='$(AS_USER)' ;; *) as='$(SUDO)' ;; esac; \
+		eval "$$as" $(VALGRIND) bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
 	done; echo "memcheck: every supervisor is clean"
 
 # The steps and the test helpers for another Debian architecture (ARCH=arm64 or amd64;
