@@ -1314,8 +1314,8 @@ static void start_user_net(struct container *c)
         snprintf(pid, sizeof(pid), "%d", c->pid);
         snprintf(ready_fd, sizeof(ready_fd), "--ready-fd=%d", ready[1]);
         snprintf(exit_fd, sizeof(exit_fd), "--exit-fd=%d", quit[0]);
-        say("%s %s %s %s eth0: a tap device in the container, no veth on the host", c->slirp4netns,
-            ready_fd, exit_fd, pid);
+        say("%s %s %s %s %s %s eth0: a tap device in the container, no veth on the host",
+            c->slirp4netns, sandbox, seccomp, ready_fd, exit_fd, pid);
         c->net_helper = spawn(c, c->slirp4netns, argv, 1);
         close(ready[1]);
         close(quit[0]);
