@@ -1,25 +1,28 @@
 /* cntlab 09-rootless: the same container, run by an ordinary user (bonus step).
  *
- * A container is an ordinary process that the kernel shows a world of its own. Each
- * step of this lab adds one part of that world; this file is the previous step plus
- * exactly that part, and `make diff STEP=NN` shows it.
+ * A container is an ordinary process that the kernel shows a world of its own. This file is
+ * the previous step plus one part of that world (`make diff STEP=NN`). Options and exit
+ * statuses: docs/cli.md. Read alongside: namespaces(7), clone(2).
  *
- *   01-uts      hostname      clone(CLONE_NEWUTS), sethostname()
- *   02-mnt      filesystem    CLONE_NEWNS, pivot_root(), /proc, /dev, overlay, binds
- *   03-pid      processes     CLONE_NEWPID: COMMAND is PID 1
- *   04-ipc      IPC objects   CLONE_NEWIPC, /dev/mqueue
- *   05-user     user IDs      CLONE_NEWUSER, uid_map/gid_map, lib/sync handshake
- *   06-net      network       CLONE_NEWNET, a veth pair through lib/netns (netlink)
- *   07-cgroups  resources     memory, pids and CPU limits, CLONE_NEWCGROUP
- *   08-sec      privileges    capabilities, no_new_privs, seccomp, masked /proc
- *   09-rootless no root       newuidmap, slirp4netns, a delegated cgroup v2
- *
- * The program is a supervisor: it starts the container's first process with clone(),
- * forwards signals to it, waits for it and returns its exit status. The options and
- * statuses are in docs/cli.md. Read alongside: namespaces(7), clone(2).
+ * What runs, in order. The supervisor, main():
+ *   parse_options, check_not_root
+ *   check_rootfs
+ *   choose_id_maps, choose_network
+ *   create_cgroup
+ *   start_container: clone() into new namespaces
+ *   setup_from_outside
+ *   supervise: forward signals, wait, return the exit status
+ * The container's first process, container_main():
+ *   become_root
+ *   set_hostname
+ *   configure_network
+ *   enter_rootfs, set_environment
+ *   drop_privileges
+ *   exec_command: become COMMAND
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <error.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <dirent.h>
+#include <ctype.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <linux/sched.h>
@@ -56,7 +60,7 @@
 #include "sync.h"
 #include "netns.h"
 
-static const char *const step = "09-rootless";
+static char step[] = "09-rootless"; /* error(3) and usage() print it */
 
 enum { MAX_BINDS = 16 };
 
@@ -86,7 +90,7 @@ struct container {
         int net_exit_fd; /* slirp4netns exits when this, our end, is closed */
         long long memory; /* bytes */
         long pids; /* tasks */
-        long cpu_quota; /* microseconds per 100 ms period, 0 = no limit */
+        long cpu_quota; /* microseconds per 100 ms period (sched-design-CFS), 0 = none */
         const char *limit_option; /* the last -m, -p or -c given, if any */
         char cgroup[PATH_MAX]; /* cntlab/<PID> under our own cgroup, or "" if none */
         pid_t supervisor;
@@ -95,53 +99,18 @@ struct container {
 static struct container container;
 static int verbose;
 
-/* The single way out after a failed setup action: one line "NN-name: what: why" on
- * stderr and the contract's status 125. die() for our own checks, die_errno() after a
- * failed call, adding strerror(errno). The attributes let the compiler check the format
- * strings and know that neither returns. */
-static void report(int err, const char *fmt, va_list ap)
-{
-        char what[512];
-
-        vsnprintf(what, sizeof(what), fmt, ap);
-        fprintf(stderr, "%s: %s%s%s\n", step, what, err ? ": " : "", err ? strerror(err) : "");
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(0, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die_errno(const char *fmt, ...)
-{
-        int err = errno;
-        va_list ap;
-
-        va_start(ap, fmt);
-        report(err, fmt, ap);
-        va_end(ap);
-        exit(125);
-}
-
-/* -v: narrate each setup action, so a learner can follow the code as it runs. The
- * supervisor and the container narrate at the same time, so each line is formatted
- * first and printed in one call: stderr is unbuffered, and one fprintf is one write. */
+/* -v: narrate each setup action, so a learner can follow the code as it runs. */
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-        char line[512];
         va_list ap;
 
         if (!verbose)
                 return;
         va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
+        fputs("=> ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs("\n", stderr);
         va_end(ap);
-        fprintf(stderr, "=> %s\n", line);
 }
 
 static void usage(FILE *out)
@@ -169,7 +138,7 @@ static void set_hostname_option(struct container *c, const char *name)
         if (len < 1 || len > 64 ||
             strspn(name, "abcdefghijklmnopqrstuvwxyz"
                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len)
-                die("invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
+                error(125, 0, "invalid hostname '%s': use 1-64 letters, digits, '-' or '.'", name);
         memcpy(c->hostname, name, len + 1);
 }
 
@@ -179,7 +148,7 @@ static void set_default_hostname(struct container *c)
         unsigned int r = 0;
 
         if (getrandom(&r, sizeof(r), 0) < 0)
-                die_errno("getrandom");
+                error(125, errno, "getrandom");
         snprintf(c->hostname, sizeof(c->hostname), "cnt-%05x", r & 0xfffff);
 }
 
@@ -192,81 +161,65 @@ static void add_bind_option(struct container *c, char *spec)
         struct bind *b;
 
         if (!dst || dst == spec || dst[1] != '/' || (mode && strcmp(mode, ":ro") != 0))
-                die("invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute", spec);
+                error(125, 0, "invalid --bind '%s': expected SRC:DST or SRC:DST:ro, DST absolute",
+                      spec);
         if (c->nbinds == MAX_BINDS)
-                die("too many --bind options (at most %d)", MAX_BINDS);
+                error(125, 0, "too many --bind options (at most %d)", MAX_BINDS);
         b = &c->binds[c->nbinds];
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
         b->src = realpath(spec, NULL);
         if (!b->src)
-                die_errno("bind source %s", spec);
+                error(125, errno, "bind source %s", spec);
         b->dst = dst;
         b->read_only = mode != NULL;
         c->nbinds++;
 }
 
-/* --memory 256M: bytes, or a number with a binary K, M or G suffix. */
-static long long parse_size(const char *arg)
+/* The value of -m, -p or -c: above 0, at most MAX, and of one KIND: bytes, with a binary K, M
+ * or G (1K is 1024, as the kernel counts memory), a whole number, or a fraction. */
+enum number { BYTES, WHOLE, FRACTION };
+
+static double parse_number(const char *option, const char *arg, enum number kind, double max)
 {
-        char *end;
-        long long n;
-
-        errno = 0;
-        n = strtoll(arg, &end, 10);
-        if (*end == 'K' || *end == 'k')
-                n <<= 10, end++;
-        else if (*end == 'M' || *end == 'm')
-                n <<= 20, end++;
-        else if (*end == 'G' || *end == 'g')
-                n <<= 30, end++;
-        if (errno || end == arg || *end || n <= 0 || n > (1LL << 50))
-                die("invalid --memory '%s': expected bytes or a number with K, M or G", arg);
-        return n;
-}
-
-static long parse_pids(const char *arg)
-{
-        char *end;
-        long n;
-
-        errno = 0;
-        n = strtol(arg, &end, 10);
-        if (errno || end == arg || *end || n < 1 || n > 4194304)
-                die("invalid --pids '%s': expected a whole number from 1", arg);
-        return n;
-}
-
-/* --cpus 0.5 becomes a CFS quota of 50 ms in every 100 ms period (sched-design-CFS). */
-static long parse_cpus(const char *arg)
-{
+        static const char *const expected[] = {"bytes or a number with K, M or G",
+                                               "a whole number from 1",
+                                               "a number above 0, e.g. 0.5"};
+        static const char suffixes[] = "KMG";
+        const char *suffix;
         char *end;
         double n;
 
         errno = 0;
         n = strtod(arg, &end);
-        if (errno || end == arg || *end || !(n > 0 && n <= 1024))
-                die("invalid --cpus '%s': expected a number of CPUs above 0, e.g. 0.5", arg);
-        return (long)(n * 100000);
+        suffix = kind == BYTES && *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
+        if (suffix) {
+                n *= (double)(1LL << (10 * (suffix - suffixes + 1)));
+                end++;
+        }
+        if (errno || end == arg || *end || !(n > 0 && n <= max) ||
+            (kind != FRACTION && n != (double)(long long)n))
+                error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
+        return n;
 }
 
 static void parse_options(struct container *c, int argc, char **argv)
 {
         /* One option per line, so a step that adds options adds lines. */
         // clang-format off
-	static const struct option options[] = {
-		{"hostname", required_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"rootfs", required_argument, NULL, 'r'},
-		{"overlay", no_argument, NULL, 'o'},
-		{"bind", required_argument, NULL, 'b'},
-		{"memory", required_argument, NULL, 'm'},
-		{"pids", required_argument, NULL, 'p'},
-		{"cpus", required_argument, NULL, 'c'},
-		{NULL, 0, NULL, 0},
-	};
+        static const struct option options[] = {
+            {"hostname", required_argument, NULL, 'n'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {"rootfs", required_argument, NULL, 'r'},
+            {"overlay", no_argument, NULL, 'o'},
+            {"bind", required_argument, NULL, 'b'},
+            {"memory", required_argument, NULL, 'm'},
+            {"pids", required_argument, NULL, 'p'},
+            {"cpus", required_argument, NULL, 'c'},
+            {NULL, 0, NULL, 0},
+        };
         // clang-format on
         static char *default_command[] = {"/bin/sh", NULL};
         int opt;
@@ -275,57 +228,46 @@ static void parse_options(struct container *c, int argc, char **argv)
         c->rootfs = "rootfs";
         c->memory = 256LL << 20;
         c->pids = 64;
-        /* "+": stop at the first word that is not an option; it starts COMMAND. */
-        /* ":" after it: tell a missing value (':') from an unknown option ('?'). We report
-         * both ourselves, in the contract's one-line form. */
+        /* "+": stop at the first word that is not an option, COMMAND; ":" after it: tell a
+         * missing value (':') from an unknown option ('?'), both ours to report in one line. */
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+:n:vhr:ob:m:p:c:", options, NULL)) != -1) {
                 switch (opt) {
-                case 'n':
-                        set_hostname_option(c, optarg);
-                        break;
-                case 'v':
-                        verbose = 1;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(0);
-                case 'r':
-                        c->rootfs = optarg;
-                        break;
-                case 'o':
-                        c->overlay = 1;
-                        break;
-                case 'b':
-                        add_bind_option(c, optarg);
-                        break;
+                case 'n': set_hostname_option(c, optarg); break;
+                case 'v': verbose = 1; break;
+                case 'h': usage(stdout); exit(0);
+                case 'r': c->rootfs = optarg; break;
+                case 'o': c->overlay = 1; break;
+                case 'b': add_bind_option(c, optarg); break;
                 case 'm':
-                        c->memory = parse_size(optarg);
+                        c->memory = (long long)parse_number("memory", optarg, BYTES, 1LL << 50);
                         c->limit_option = "--memory";
                         break;
                 case 'p':
-                        c->pids = parse_pids(optarg);
+                        c->pids = (long)parse_number("pids", optarg, WHOLE, 4194304);
                         c->limit_option = "--pids";
                         break;
                 case 'c':
-                        c->cpu_quota = parse_cpus(optarg);
+                        c->cpu_quota =
+                            (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
                         c->limit_option = "--cpus";
                         break;
                 case ':':
-                        die("option %s needs a value: see --help", argv[optind - 1]);
-                default:
-                        die("unknown option %s: see --help", argv[optind - 1]);
+                        error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
+                        break;
+                default: error(125, 0, "unknown option %s: see --help", argv[optind - 1]);
                 }
         }
         c->argv = optind < argc ? argv + optind : default_command;
 }
 
-/* The point of this step is to need no privilege. As root, the one-line map below would
- * be "0 0 1": root inside would be the host's root, and nothing would be shown. */
+/* This step needs no privilege. As root the one-line map would be "0 0 1": root inside would
+ * be the host's root. */
 static void check_not_root(void)
 {
         if (geteuid() == 0)
-                die("running as root: 09-rootless is for ordinary users; as root, run 08-sec");
+                error(125, 0,
+                      "running as root: 09-rootless is for ordinary users; as root, run 08-sec");
 }
 
 static void check_rootfs(struct container *c)
@@ -333,66 +275,55 @@ static void check_rootfs(struct container *c)
         struct stat st;
 
         if (stat(c->rootfs, &st) < 0)
-                die_errno("rootfs %s", c->rootfs);
+                error(125, errno, "rootfs %s", c->rootfs);
         if (!S_ISDIR(st.st_mode))
-                die("rootfs %s: not a directory", c->rootfs);
+                error(125, 0, "rootfs %s: not a directory", c->rootfs);
 }
 
-/* Write a short string to a file such as /proc/PID/uid_map in one write(2): the kernel
- * accepts these files only as a single write. Returns -1 with errno on failure. */
+/* Write TEXT to PATH in one write(2), as /proc/PID/uid_map and friends require; -1 on failure. */
 static int write_file(const char *path, const char *text)
 {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
-        ssize_t n;
-        int err;
+        ssize_t n = fd < 0 ? -1 : write(fd, text, strlen(text));
+        int err = errno;
 
-        if (fd < 0)
-                return -1;
-        n = write(fd, text, strlen(text));
-        err = errno;
-        close(fd);
+        if (fd >= 0)
+                close(fd);
         errno = err;
         return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* ------------------------------------------------------------------------------------
- * Inside: what the container's first process does before it becomes COMMAND.
- * ------------------------------------------------------------------------------------ */
-
-/* user_namespaces(7): once the supervisor has written the maps, uid/gid 0 exist in
- * this namespace (the user outside) and the process may take them. Until then it runs
- * as the overflow id 65534 with a full set of capabilities that only count in here. */
+/* user_namespaces(7): once the supervisor has written the maps, uid/gid 0 exist here (the
+ * user outside). Until then we are the overflow id 65534, with all capabilities, which count
+ * only in here. */
 static void become_root(struct container *c)
 {
         say("setresgid(0) and setresuid(0): root inside, the user who ran us outside");
         if (setresgid(0, 0, 0) < 0)
-                die_errno("setresgid 0");
+                error(125, errno, "setresgid 0");
         if (setresuid(0, 0, 0) < 0)
-                die_errno("setresuid 0");
-        /* We inherited the user's supplementary groups, and 08's setgroups(0, NULL) on the
-         * host needs CAP_SETGID there. Root in here may call it only if setgroups is
-         * "allow": so with newgidmap's map. The one-line map needs "deny" (see
-         * write_id_maps()), and then the groups stay, shown as 65534. */
+                error(125, errno, "setresuid 0");
+        /* 08 dropped the user's supplementary groups on the host, which needs CAP_SETGID
+         * there. Root in here may, if setgroups is "allow": with newgidmap's map. The one-line
+         * map needs "deny" (write_id_maps()), and the groups stay, shown as 65534. */
         if (!c->subcount)
                 return;
         say("setgroups(0, NULL): drop the user's supplementary groups");
         if (setgroups(0, NULL) < 0)
-                die_errno("setgroups");
+                error(125, errno, "setgroups");
 }
 
 static void set_hostname(struct container *c)
 {
         say("sethostname %s: the UTS namespace is ours, the host keeps its name", c->hostname);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
-                die_errno("sethostname %s", c->hostname);
+                error(125, errno, "sethostname %s", c->hostname);
 }
 
-/* The container's half of the network. A netlink socket acts on the network namespace
- * it was opened in, and this process already lives in the container's, so it can only
- * touch its own interfaces: lo, and eth0, the tap device slirp4netns created in here.
- * slirp4netns's virtual network is 10.0.2.0/24: its gateway 10.0.2.2 forwards to the
- * host's 127.0.0.1, 10.0.2.3 answers DNS, and 10.0.2.100 is the guest's usual address
- * (slirp4netns(1)). Nothing of it is an address on the host. */
+/* The container's half of the network. A netlink socket acts on the network namespace it was
+ * opened in, ours, so it reaches only lo and the tap device eth0 slirp4netns made here. Its
+ * network is virtual (slirp4netns(1)): we are 10.0.2.100, its gateway 10.0.2.2 leads to the
+ * host's 127.0.0.1, 10.0.2.3 answers DNS. None of them is an address on the host. */
 static void configure_network(struct container *c)
 {
         struct in_addr addr = {htonl(0x0a000264)}; /* 10.0.2.100 */
@@ -401,11 +332,11 @@ static void configure_network(struct container *c)
         int lo, eth0;
 
         if (!nl)
-                die_errno("netlink socket");
+                error(125, errno, "netlink socket");
         say("lo up");
         lo = netns_link_index(nl, "lo");
         if (lo < 0 || netns_link_up(nl, lo) < 0)
-                die_errno("netlink RTM_NEWLINK lo up");
+                error(125, errno, "netlink RTM_NEWLINK lo up");
         if (!c->user_net) {
                 netns_close(nl);
                 return;
@@ -413,13 +344,13 @@ static void configure_network(struct container *c)
         say("eth0 %s/24 up, default route via slirp4netns at 10.0.2.2", inet_ntoa(addr));
         eth0 = netns_link_index(nl, "eth0");
         if (eth0 < 0)
-                die_errno("netlink RTM_GETLINK eth0");
+                error(125, errno, "netlink RTM_GETLINK eth0");
         if (netns_addr_add(nl, eth0, addr, 24) < 0)
-                die_errno("netlink RTM_NEWADDR eth0");
+                error(125, errno, "netlink RTM_NEWADDR eth0");
         if (netns_link_up(nl, eth0) < 0)
-                die_errno("netlink RTM_NEWLINK eth0 up");
+                error(125, errno, "netlink RTM_NEWLINK eth0 up");
         if (netns_route_add_default(nl, gateway) < 0)
-                die_errno("netlink RTM_NEWROUTE default");
+                error(125, errno, "netlink RTM_NEWROUTE default");
         netns_close(nl);
 }
 
@@ -427,7 +358,7 @@ static void mount_or_die(const char *src, const char *dst, const char *type, uns
                          const char *data)
 {
         if (mount(src, dst, type, flags, data) < 0)
-                die_errno("mount %s on %s", src ? src : type ? type : "(new flags)", dst);
+                error(125, errno, "mount %s on %s", src ? src : type ? type : "(new flags)", dst);
 }
 
 /* Mounts are shared with the host by default on systemd machines (mount_namespaces(7),
@@ -438,13 +369,11 @@ static void make_mounts_private(void)
         mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 }
 
-/* Mount the new root and make it the current directory. pivot_root(2) needs the new
- * root to be a mount point, so the rootfs is bound onto itself. With --overlay the new
- * root is instead an overlayfs whose rootfs layer is read-only and whose only writable
- * layer is a tmpfs private to this mount namespace, so writes land in memory and vanish
- * with the container (filesystems/overlayfs.rst, "Upper and Lower"). That tmpfs is
- * mounted over the rootfs path itself, after opening the rootfs: the kernel reaches the
- * covered directory through the file descriptor, and nothing is created on the host. */
+/* Mount the new root and enter it. pivot_root(2) needs a mount point, so the rootfs is bound
+ * onto itself. With --overlay the new root is an overlayfs over the read-only rootfs, with a
+ * tmpfs as its only writable layer: writes stay in memory and vanish with the container
+ * (filesystems/overlayfs.rst). The tmpfs covers the rootfs path itself, reached through a
+ * descriptor opened first, so nothing is created on the host. */
 static void mount_root(struct container *c)
 {
         char opts[64];
@@ -454,36 +383,34 @@ static void mount_root(struct container *c)
                 say("bind-mount %s onto itself: pivot_root needs a mount point", c->rootfs);
                 mount_or_die(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL);
                 if (chdir(c->rootfs) < 0)
-                        die_errno("chdir %s", c->rootfs);
+                        error(125, errno, "chdir %s", c->rootfs);
                 return;
         }
         lower = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (lower < 0)
-                die_errno("open %s", c->rootfs);
+                error(125, errno, "open %s", c->rootfs);
         say("overlay: %s read-only below, a tmpfs layer above", c->rootfs);
         mount_or_die("tmpfs", c->rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
         if (chdir(c->rootfs) < 0 || mkdir("upper", 0755) < 0 || mkdir("work", 0755) < 0 ||
             mkdir("merged", 0755) < 0)
-                die_errno("make the overlay's directories");
+                error(125, errno, "make the overlay's directories");
         snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d,upperdir=upper,workdir=work",
                  lower);
         mount_or_die("overlay", "merged", "overlay", 0, opts);
         close(lower);
         if (chdir("merged") < 0)
-                die_errno("chdir into the overlay");
+                error(125, errno, "chdir into the overlay");
 }
 
-/* The minimal /proc: a fresh procfs instance. procfs shows the processes of the PID
- * namespace of whoever mounts it (proc(5)); nosuid, nodev, noexec as every runtime. */
+/* A fresh procfs: it shows the processes of the PID namespace that mounts it (proc(5)). */
 static void mount_proc(void)
 {
         say("mount a fresh proc on /proc");
         mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* A minimal /dev: a small tmpfs holding only the six devices a program expects. We
- * bind the host's device nodes instead of mknod(2)ing them, because from step 05 on a
- * user namespace may not create device nodes but may bind existing ones. */
+/* A minimal /dev: a tmpfs with the six devices a program expects, bound from the host's,
+ * because from step 05 on a user namespace may bind device nodes but not mknod(2) them. */
 static void mount_dev(void)
 {
         static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -492,96 +419,63 @@ static void mount_dev(void)
         say("mount a tmpfs on /dev with null zero full random urandom tty from the host");
         mount_or_die("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
         for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-                int fd;
-
                 snprintf(host, sizeof(host), "/dev/%s", devices[i]);
                 snprintf(inside, sizeof(inside), "dev/%s", devices[i]);
-                fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
-                if (fd < 0)
-                        die_errno("create %s", inside);
-                close(fd);
+                if (mknod(inside, S_IFREG | 0644, 0) < 0) /* an empty file to bind onto */
+                        error(125, errno, "create %s", inside);
                 mount_or_die(host, inside, NULL, MS_BIND, NULL);
         }
 }
 
-/* POSIX message queues live in the IPC namespace too; the mqueue filesystem shows
- * those of the namespace that mounts it (mq_overview(7)). */
+/* mqueue shows the POSIX message queues of the IPC namespace that mounts it (mq_overview(7)). */
 static void mount_mqueue(void)
 {
         say("mount this IPC namespace's mqueue on /dev/mqueue");
         if (mkdir("dev/mqueue", 0755) < 0)
-                die_errno("mkdir /dev/mqueue");
+                error(125, errno, "mkdir /dev/mqueue");
         mount_or_die("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* sysfs shows the network devices of the network namespace that mounts it, and a user
- * namespace's root may mount it only when that namespace owns the network namespace:
- * this is the first step where /sys can exist. Read-only, as Docker mounts it. */
+/* sysfs shows the devices of the network namespace that mounts it, and a user namespace's
+ * root may mount it only if that namespace owns the network namespace: this step is the first
+ * where /sys can exist. Read-only, as Docker mounts it. */
 static void mount_sys(void)
 {
         say("mount sysfs read-only on /sys");
         mount_or_die("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-/* What runc and crun hide by default. Files that reveal the host's kernel memory,
- * keys or timers are covered with /dev/null; directories of host hardware with an
- * empty read-only tmpfs; and the files that would let root inside reconfigure the
- * host's kernel (/proc/sys, sysrq, irq affinity) are made read-only. Paths this kernel
- * does not have are skipped. */
-static void mask_paths(void)
-{
-        static const char *const hidden_files[] = {"proc/kcore", "proc/keys", "proc/timer_list",
-                                                   "proc/sched_debug", "proc/latency_stats"};
-        static const char *const hidden_dirs[] = {"proc/acpi", "proc/scsi", "sys/firmware"};
-        static const char *const read_only[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq",
-                                                "proc/bus", "proc/fs"};
-        const unsigned long locked = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-
-        say("mask /proc/kcore and friends, make /proc/sys and friends read-only");
-        for (size_t i = 0; i < sizeof(hidden_files) / sizeof(hidden_files[0]); i++)
-                if (access(hidden_files[i], F_OK) == 0)
-                        mount_or_die("dev/null", hidden_files[i], NULL, MS_BIND, NULL);
-        for (size_t i = 0; i < sizeof(hidden_dirs) / sizeof(hidden_dirs[0]); i++)
-                if (access(hidden_dirs[i], F_OK) == 0)
-                        mount_or_die("tmpfs", hidden_dirs[i], "tmpfs", MS_RDONLY | locked,
-                                     "size=0");
-        for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++) {
-                if (access(read_only[i], F_OK) < 0)
-                        continue;
-                /* A read-only bind takes two calls: bind, then remount the bind read-only. */
-                mount_or_die(read_only[i], read_only[i], NULL, MS_BIND | MS_REC, NULL);
-                mount_or_die(NULL, read_only[i], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked,
-                             NULL);
-        }
-}
-
-/* Open PATH (absolute, as seen inside) below the new root, which is the current
- * directory, creating what is missing: directories, and for a file SRC the final file.
- * Each component is opened with openat2(RESOLVE_BENEATH) relative to the previous one,
- * so neither ".." nor a symbolic link can lead outside the container's root. */
+/* Open PATH (absolute, as seen inside) below the new root, the current directory, creating
+ * what is missing. Each component is opened with openat2(RESOLVE_BENEATH) from the one
+ * before, so neither ".." nor a symbolic link leads outside. What we create belongs to the
+ * new root's owner: a user namespace (step 05) maps that one owner to root and shows anyone
+ * else's files as nobody's. */
 static int open_in_root(const char *path, int is_dir)
 {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
         char copy[PATH_MAX], *name, *rest = NULL;
         int dir = open(".", O_PATH | O_CLOEXEC);
+        struct stat root;
 
+        if (dir < 0 || fstat(dir, &root) < 0)
+                error(125, errno, "open the new root");
         snprintf(copy, sizeof(copy), "%s", path);
-        for (name = strtok_r(copy, "/", &rest); name && dir >= 0;
-             name = strtok_r(NULL, "/", &rest)) {
+        for (name = strtok_r(copy, "/", &rest); name; name = strtok_r(NULL, "/", &rest)) {
                 int last = rest[strspn(rest, "/")] == '\0';
                 int fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
 
                 if (fd < 0 && errno == ENOENT) {
-                        int made =
-                            last && !is_dir
-                                ? openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644)
-                                : mkdirat(dir, name, 0755);
-
-                        if (made > 0)
-                                close(made);
-                        if (made >= 0)
-                                fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
+                        if ((last && !is_dir ? mknodat(dir, name, S_IFREG | 0644, 0)
+                                             : mkdirat(dir, name, 0755)) < 0 ||
+                            fchownat(dir, name, root.st_uid, root.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                                error(125, errno, "bind destination %s: create %s", path, name);
+                        fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof(how));
                 }
+                if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
+                        error(125, 0, "bind destination %s leads outside the container's root",
+                              path);
+                if (fd < 0)
+                        error(125, errno, "bind destination %s", path);
                 close(dir);
                 dir = fd;
         }
@@ -596,7 +490,7 @@ static unsigned long locked_flags(const char *path)
         unsigned long flags = 0;
 
         if (statvfs(path, &st) < 0)
-                die_errno("statvfs %s", path);
+                error(125, errno, "statvfs %s", path);
         flags |= (st.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
         flags |= (st.f_flag & ST_NODEV) ? MS_NODEV : 0;
         flags |= (st.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
@@ -606,56 +500,88 @@ static unsigned long locked_flags(const char *path)
         return flags;
 }
 
-/* --bind SRC:DST[:ro]. The mount targets /proc/self/fd/N, the destination we opened
- * safely, rather than a path the kernel would resolve once more. */
+/* mount(2) on the file FD has open, then close it. The target /proc/self/fd/FD is that
+ * very file: the kernel does not resolve DST, the path it was opened by, once more. */
+static void mount_on_fd(const char *src, int fd, const char *dst, unsigned long flags)
+{
+        char target[32];
+
+        snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+        if (mount(src, target, NULL, flags, NULL) < 0)
+                error(125, errno, "mount %s on %s", src ? src : "(read-only)", dst);
+        close(fd);
+}
+
+/* Bind SRC at DST below the new root; read-only takes a second call, a remount of the
+ * new mount, which is on top of DST now and so is opened anew. */
+static void bind_mount(const char *src, const char *dst, int read_only)
+{
+        struct stat st;
+
+        if (stat(src, &st) < 0)
+                error(125, errno, "bind source %s", src);
+        mount_on_fd(src, open_in_root(dst, S_ISDIR(st.st_mode)), dst, MS_BIND | MS_REC);
+        if (read_only)
+                mount_on_fd(NULL, open_in_root(dst, S_ISDIR(st.st_mode)), dst,
+                            MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
+}
+
 static void mount_binds(struct container *c)
 {
         for (int i = 0; i < c->nbinds; i++) {
                 struct bind *b = &c->binds[i];
-                char target[64];
-                struct stat st;
-                int fd;
 
-                if (stat(b->src, &st) < 0)
-                        die_errno("bind source %s", b->src);
-                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
-                if (fd < 0 && errno == EXDEV) /* what RESOLVE_BENEATH says to an escape */
-                        die("bind destination %s leads outside the container's root", b->dst);
-                if (fd < 0)
-                        die_errno("bind destination %s", b->dst);
                 say("bind-mount %s at %s%s", b->src, b->dst, b->read_only ? " read-only" : "");
-                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-                mount_or_die(b->src, target, NULL, MS_BIND | MS_REC, NULL);
-                close(fd);
-                if (!b->read_only)
-                        continue;
-                /* Read-only takes a second call: remount the bind mount (now at DST) itself. */
-                fd = open_in_root(b->dst, S_ISDIR(st.st_mode));
-                snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-                mount_or_die(NULL, target, NULL,
-                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(b->src), NULL);
-                close(fd);
+                bind_mount(b->src, b->dst, b->read_only);
         }
 }
 
-/* pivot_root(2), as its manual suggests: with new and old root both ".", the old root
- * is stacked on top of the new one, and umount2(MNT_DETACH) takes it away for good, so
- * no path inside leads back to the host's files. This needs no directory for the old
- * root, which from step 05 on the container's root could not create. */
+/* What runc and crun hide: the host's kernel memory, keys and timers under /dev/null, its
+ * hardware under an empty tmpfs, and what would let root inside tune the host's kernel
+ * (/proc/sys, sysrq, irq) read-only. Paths this kernel lacks are skipped. */
+static void mask_paths(void)
+{
+        static const char *const hidden_files[] = {"proc/kcore", "proc/keys", "proc/timer_list",
+                                                   "proc/sched_debug", "proc/latency_stats"};
+        static const char *const hidden_dirs[] = {"proc/acpi", "proc/scsi", "sys/firmware"};
+        static const char *const read_only[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq",
+                                                "proc/bus", "proc/fs"};
+
+        say("mask /proc/kcore and friends, make /proc/sys and friends read-only");
+        for (size_t i = 0; i < sizeof(hidden_files) / sizeof(hidden_files[0]); i++)
+                if (access(hidden_files[i], F_OK) == 0)
+                        mount_or_die("dev/null", hidden_files[i], NULL, MS_BIND, NULL);
+        for (size_t i = 0; i < sizeof(hidden_dirs) / sizeof(hidden_dirs[0]); i++)
+                if (access(hidden_dirs[i], F_OK) == 0)
+                        mount_or_die("tmpfs", hidden_dirs[i], "tmpfs",
+                                     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+        for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++) {
+                if (access(read_only[i], F_OK) < 0)
+                        continue;
+                /* The kernel's own paths: bind_mount()'s openat2 is for a user's DST. */
+                mount_or_die(read_only[i], read_only[i], NULL, MS_BIND | MS_REC, NULL);
+                mount_or_die(NULL, read_only[i], NULL,
+                             MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(read_only[i]), NULL);
+        }
+}
+
+/* pivot_root(2) as its manual suggests: with both roots ".", the old root is stacked on the
+ * new one and umount2(MNT_DETACH) takes it away, so no path leads back to the host. It needs
+ * no directory for the old root, which from step 05 on we could not create. */
 static void pivot_into_cwd(void)
 {
         say("pivot_root into the new root and detach the old one");
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                die_errno("pivot_root");
+                error(125, errno, "pivot_root");
         if (umount2(".", MNT_DETACH) < 0)
-                die_errno("detach the old root");
+                error(125, errno, "detach the old root");
         if (chdir("/") < 0)
-                die_errno("chdir /");
+                error(125, errno, "chdir /");
 }
 
-/* Build the container's filesystem in its own mount namespace and move into it. The
- * order matters: everything that needs a path on the host (the rootfs, the host's
- * devices, bind sources, /proc/self/fd) happens before the old root is detached. */
+/* Build the container's filesystem in its own mount namespace and move into it. Everything
+ * that needs a host path (rootfs, devices, bind sources) comes before the old root is
+ * detached. */
 static void enter_rootfs(struct container *c)
 {
         make_mounts_private();
@@ -684,43 +610,36 @@ static void set_environment(void)
         free(term);
 }
 
-/* capabilities(7): keep Docker's default 14 and nothing else, in the bounding set (so
- * no later execve can regain the rest), permitted and effective; inheritable and
- * ambient empty. What the dropped ones would allow a container's root to do:
+/* capabilities(7): keep Docker's default 14 and nothing else, in the bounding set (so no
+ * later execve can regain the rest), permitted and effective ("=ep" in cap_from_text(3));
+ * inheritable and ambient empty. What the dropped ones would allow a container's root to do:
  *   SYS_ADMIN     mount, sethostname, setns and most of what namespaces guard
  *   NET_ADMIN     reconfigure the container's interfaces, routes and firewall
  *   SYS_PTRACE    read and write other processes' memory
  *   SYS_MODULE, SYS_RAWIO, SYS_BOOT, SYS_TIME  load kernel code, poke I/O ports,
  *                 reboot, set the clock: all of them act on the host, not a namespace
- *   DAC_READ_SEARCH  open_by_handle_at(2), the "shocker" escape from Docker 0.11
+ *   DAC_READ_SEARCH  open_by_handle_at(2): open any host file by its handle
  *   the rest (IPC_LOCK, SYS_RESOURCE, SYSLOG, BPF, PERFMON, ...) reach host-wide state */
 static void drop_capabilities(void)
 {
-        static const cap_value_t keep[] = {
-            CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
-            CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
-            CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-            CAP_KILL,    CAP_AUDIT_WRITE,
-        };
-        const int nkeep = sizeof(keep) / sizeof(keep[0]);
-        cap_t caps;
+        cap_t keep =
+            cap_from_text("cap_chown,cap_dac_override,cap_fsetid,cap_fowner,cap_mknod,"
+                          "cap_net_raw,cap_setgid,cap_setuid,cap_setfcap,cap_setpcap,"
+                          "cap_net_bind_service,cap_sys_chroot,cap_kill,cap_audit_write=ep");
+        cap_flag_value_t kept;
 
+        if (!keep)
+                error(125, errno, "cap_from_text");
         say("drop all capabilities but Docker's 14 from bounding, permitted, effective");
-        for (cap_value_t cap = 0; cap < (cap_value_t)cap_max_bits(); cap++) {
-                int kept = 0;
-
-                for (int i = 0; i < nkeep; i++)
-                        kept |= keep[i] == cap;
-                if (!kept && cap_drop_bound(cap) < 0)
-                        die_errno("drop capability %d from the bounding set", cap);
-        }
-        caps = cap_init();
-        if (!caps || cap_set_flag(caps, CAP_PERMITTED, nkeep, keep, CAP_SET) < 0 ||
-            cap_set_flag(caps, CAP_EFFECTIVE, nkeep, keep, CAP_SET) < 0 || cap_set_proc(caps) < 0)
-                die_errno("set capabilities");
-        cap_free(caps);
+        for (cap_value_t cap = 0; cap < (cap_value_t)cap_max_bits(); cap++)
+                if ((cap_get_flag(keep, cap, CAP_PERMITTED, &kept) < 0 || !kept) &&
+                    cap_drop_bound(cap) < 0)
+                        error(125, errno, "drop capability %d from the bounding set", cap);
+        if (cap_set_proc(keep) < 0)
+                error(125, errno, "set capabilities");
+        cap_free(keep);
         if (cap_reset_ambient() < 0)
-                die_errno("clear ambient capabilities");
+                error(125, errno, "clear ambient capabilities");
 }
 
 /* Add "return EPERM" for SYSCALL when its argument ARG has all bits of MASK set. */
@@ -731,143 +650,115 @@ static void deny_flag(scmp_filter_ctx ctx, const char *syscall, unsigned arg, un
 
         if (nr != __NR_SCMP_ERROR &&
             seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp))
-                die("seccomp: cannot add a rule for %s", syscall);
+                error(125, 0, "seccomp: cannot add a rule for %s", syscall);
 }
 
-/* seccomp(2) through libseccomp: the filter allows everything except what could undo
- * the isolation built so far or reach the host's kernel directly. Syscalls are named,
- * so libseccomp picks the right numbers for this architecture; names it does not know
- * (or this architecture lacks) are skipped. */
+/* seccomp(2) through libseccomp: allow everything but what could undo the isolation or reach
+ * the host's kernel directly. Calls are named, so libseccomp picks this architecture's
+ * numbers and skips names it lacks. */
 static void install_seccomp(void)
 {
-        static const char *const denied[] = {
-            "unshare",
-            "setns", /* new or other namespaces */
-            "keyctl",
-            "add_key",
-            "request_key", /* the keyring is not namespaced */
-            "kexec_load",
-            "kexec_file_load",
-            "reboot", /* replace or stop the host kernel */
-            "init_module",
-            "finit_module",
-            "delete_module", /* load kernel code */
-            "open_by_handle_at", /* open files outside the root */
-            "bpf",
-            "perf_event_open",
-            "userfaultfd", /* kernel attack surface */
-            "mount",
-            "umount",
-            "umount2",
-            "pivot_root", /* rebuild the filesystem */
-            "fsopen",
-            "fsconfig",
-            "fsmount",
-            "fspick",
-            "move_mount",
-            "open_tree",
-            "mount_setattr",
-            "swapon",
-            "swapoff",
+        /* One row per reason; a row ends at its first NULL. */
+        // clang-format off
+        static const char *const denied[][8] = {
+            {"unshare", "setns"}, /* new or other namespaces */
+            {"keyctl", "add_key", "request_key"}, /* the keyring is not namespaced */
+            {"kexec_load", "kexec_file_load", "reboot"}, /* replace or stop the host kernel */
+            {"init_module", "finit_module", "delete_module"}, /* load kernel code */
+            {"open_by_handle_at"}, /* open files outside the root */
+            {"bpf", "perf_event_open", "userfaultfd"}, /* kernel attack surface */
+            {"mount", "umount", "umount2", "pivot_root"}, /* rebuild the filesystem */
+            {"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
+             "mount_setattr"}, /* the same, through the new mount API */
+            {"swapon", "swapoff"}, /* swap is the host's, not the container's */
         };
+        // clang-format on
+        static const char *const chmods[] = {"chmod", "fchmod", "fchmodat", "fchmodat2"};
+        static const unsigned mode_arg[] = {1, 1, 2, 2}; /* which argument is the mode */
         static const unsigned namespace_flags[] = {CLONE_NEWNS,    CLONE_NEWUTS, CLONE_NEWIPC,
                                                    CLONE_NEWUSER,  CLONE_NEWPID, CLONE_NEWNET,
                                                    CLONE_NEWCGROUP};
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 
         if (!ctx)
-                die("seccomp_init failed");
+                error(125, 0, "seccomp_init failed");
         say("load a seccomp filter: EPERM for namespace, mount, module, keyring syscalls");
-        for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
-                int nr = seccomp_syscall_resolve_name(denied[i]);
+        for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+                for (size_t j = 0; j < 8 && denied[i][j]; j++) {
+                        int nr = seccomp_syscall_resolve_name(denied[i][j]);
 
-                if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0))
-                        die("seccomp: cannot add a rule for %s", denied[i]);
-        }
+                        if (nr != __NR_SCMP_ERROR &&
+                            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0))
+                                error(125, 0, "seccomp: cannot add a rule for %s", denied[i][j]);
+                }
         /* clone(2) may make threads and processes, but no namespaces. clone3 passes its
          * flags in memory, which seccomp cannot read: ENOSYS makes libc fall back to clone. */
         for (size_t i = 0; i < sizeof(namespace_flags) / sizeof(namespace_flags[0]); i++)
                 deny_flag(ctx, "clone", 0, namespace_flags[i]);
-        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"),
-                             0))
-                die("seccomp: cannot add a rule for clone3");
-        /* TIOCSTI pushes characters into the terminal's input: a container could type
-         * commands into the host shell that started it. */
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0))
+                error(125, 0, "seccomp: cannot add a rule for clone3");
+        /* TIOCSTI types into the terminal's input: the container could type into the host shell. */
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)))
-                die("seccomp: cannot add a rule for ioctl");
+                error(125, 0, "seccomp: cannot add a rule for ioctl");
         /* No set-user-ID or set-group-ID files: with no_new_privs they would not raise
          * privileges in here, but they would on the host if the files got out. */
-        deny_flag(ctx, "chmod", 1, S_ISUID);
-        deny_flag(ctx, "chmod", 1, S_ISGID);
-        deny_flag(ctx, "fchmod", 1, S_ISUID);
-        deny_flag(ctx, "fchmod", 1, S_ISGID);
-        deny_flag(ctx, "fchmodat", 2, S_ISUID);
-        deny_flag(ctx, "fchmodat", 2, S_ISGID);
-        deny_flag(ctx, "fchmodat2", 2, S_ISUID);
-        deny_flag(ctx, "fchmodat2", 2, S_ISGID);
+        for (size_t i = 0; i < sizeof(chmods) / sizeof(chmods[0]); i++) {
+                deny_flag(ctx, chmods[i], mode_arg[i], S_ISUID);
+                deny_flag(ctx, chmods[i], mode_arg[i], S_ISGID);
+        }
         errno = -seccomp_load(ctx); /* libseccomp returns -errno */
         if (errno)
-                die_errno("seccomp_load");
+                error(125, errno, "seccomp_load");
         seccomp_release(ctx);
 }
 
-/* Least privilege, last thing before execve: capabilities first (dropping them needs
- * CAP_SETPCAP), then no_new_privs so no set-user-ID file or file capability can give
- * anything back (prctl(2)), then the seccomp filter, which the kernel lets an
- * unprivileged process install only with no_new_privs set. */
+/* Last before execve: capabilities (dropping them needs CAP_SETPCAP), no_new_privs so no
+ * setuid file or file capability gives any back (prctl(2)), then seccomp, which needs it. */
 static void drop_privileges(void)
 {
         drop_capabilities();
         say("set no_new_privs");
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                die_errno("prctl PR_SET_NO_NEW_PRIVS");
+                error(125, errno, "prctl PR_SET_NO_NEW_PRIVS");
         install_seccomp();
 }
 
-/* execvp(3) searches PATH. The contract tells "not found" (127) from "cannot run" (126),
- * as shells do, so a caller can tell a typo from a permission problem. */
+/* execvp(3) searches PATH; as in shells, 127 means "not found" and 126 "cannot run". */
 static void exec_command(struct container *c)
 {
-        int status;
-
         say("exec %s", c->argv[0]);
         execvp(c->argv[0], c->argv);
-        status = errno == ENOENT ? 127 : 126;
-        fprintf(stderr, "%s: exec %s: %s\n", step, c->argv[0], strerror(errno));
-        exit(status);
+        error(errno == ENOENT ? 127 : 126, errno, "exec %s", c->argv[0]);
 }
 
 /* The container's first process, from clone() to execve(). */
 __attribute__((noreturn)) static void container_main(struct container *c)
 {
-        /* If the supervisor dies, so does the container (prctl(2)). A supervisor that dies
-         * in the instant before this call would leave us running: from step 05 on, a
-         * handshake closes that window. */
+        /* If the supervisor dies, so does the container (prctl(2)). One that died just before
+         * this call would leave us running: step 05's handshake closes that window. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         /* The supervisor blocked the signals it forwards; signal masks survive execve. */
         sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
         sync_as_child(&c->sync);
-        /* Wait until the supervisor has written our ID maps. End-of-file means it died or
-         * gave up (and said why): leave quietly. */
+        /* Wait for our ID maps. End-of-file: the supervisor died or gave up, and said why. */
         if (sync_wait(&c->sync) < 0)
                 _exit(125);
         become_root(c);
-        /* Changing user IDs cleared the parent-death signal (the kernel resets it whenever
-         * credentials change), so arm it again. Then report and wait for the rest of the
-         * supervisor's setup: had it died before the signal was armed, this wait sees
-         * end-of-file, so no container outlives its supervisor. */
+        /* Changing user IDs cleared the parent-death signal, so arm it again, then report and
+         * wait for the rest of the setup: a supervisor that died before we armed it shows
+         * here as end-of-file. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                die_errno("prctl PR_SET_PDEATHSIG");
+                error(125, errno, "prctl PR_SET_PDEATHSIG");
         if (sync_wake(&c->sync) < 0 || sync_wait(&c->sync) < 0)
                 _exit(125);
-        /* A cgroup namespace's root is the cgroup its creator is in at that moment
-         * (cgroup_namespaces(7)). We were born in ours, but CLONE_NEWCGROUP in the clone
-         * would have taken the supervisor's cgroup as the root, so we unshare it now. */
+        /* A cgroup namespace's root is its creator's cgroup at that moment
+         * (cgroup_namespaces(7)): CLONE_NEWCGROUP in the clone would have taken the
+         * supervisor's. */
         say("unshare the cgroup namespace: our cgroup becomes its /");
         if (unshare(CLONE_NEWCGROUP) < 0)
-                die_errno("unshare CLONE_NEWCGROUP");
+                error(125, errno, "unshare CLONE_NEWCGROUP");
         set_hostname(c);
         configure_network(c);
         enter_rootfs(c);
@@ -877,13 +768,9 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         exit(125); /* not reached: exec_command() execs or exits */
 }
 
-/* ------------------------------------------------------------------------------------
- * Outside: what the supervisor does.
- * ------------------------------------------------------------------------------------ */
-
-/* Where execvp(3) would find NAME: the first executable NAME in $PATH, into PATH (of
- * PATH_MAX bytes). Returns -1 if there is none. The helpers are looked up before the
- * container exists, because what they are decides its maps and its network. */
+/* The first executable NAME in $PATH, as execvp(3) would find it, into PATH (PATH_MAX bytes);
+ * -1 if none. Looked up before the clone: the helpers decide the container's maps and network,
+ * and the container is a copy of our memory at the clone. */
 static int find_in_path(const char *name, char *path)
 {
         const char *dirs = getenv("PATH");
@@ -899,9 +786,8 @@ static int find_in_path(const char *name, char *path)
         return -1;
 }
 
-/* The start of the user's first range in FILE (/etc/subuid or /etc/subgid), whose lines
- * read "name:start:count", name a login name or a uid (subuid(5)); its size in *COUNT.
- * 0 if the user has none. */
+/* The start of the user's first range in FILE (/etc/subuid or /etc/subgid: lines
+ * "name:start:count", name a login name or a uid, subuid(5)), its size in *COUNT; 0 if none. */
 static long first_range(const char *file, const char *name, long *count)
 {
         FILE *f = fopen(file, "re");
@@ -925,11 +811,10 @@ static long first_range(const char *file, const char *name, long *count)
         return start;
 }
 
-/* user_namespaces(7): a process without privilege may write one line to its child
- * namespace's uid_map, mapping its own uid, and one to gid_map, after denying setgroups.
- * Anything more takes CAP_SETUID and CAP_SETGID over the parent namespace: the
- * set-user-ID helpers newuidmap and newgidmap (Debian's uidmap) have them, and write the
- * ranges that /etc/subuid and /etc/subgid give the user, and nothing else. */
+/* user_namespaces(7): without privilege a process may map one uid, its own, and one gid after
+ * denying setgroups. More takes CAP_SETUID and CAP_SETGID over the parent namespace, which the
+ * set-user-ID helpers newuidmap and newgidmap (Debian's uidmap) have: they write the ranges
+ * /etc/subuid and /etc/subgid give the user, and nothing else. */
 static void choose_id_maps(struct container *c)
 {
         struct passwd *pw = getpwuid(getuid());
@@ -941,8 +826,8 @@ static void choose_id_maps(struct container *c)
                     (int)getuid());
                 return;
         }
-        /* Under no_new_privs (Docker's default, systemd's NoNewPrivileges=) execve ignores
-         * the set-user-ID bit, and the helpers could not write the maps (prctl(2)). */
+        /* Under no_new_privs (Docker's default, systemd's NoNewPrivileges=) execve ignores the
+         * set-user-ID bit, and the helpers could not write the maps (prctl(2)). */
         if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) {
                 say("no_new_privs is set, so newuidmap gains no privilege: the map is 0 %d 1",
                     (int)getuid());
@@ -963,11 +848,11 @@ static void choose_id_maps(struct container *c)
             (int)getuid(), c->subcount, c->subuid);
 }
 
-/* Root in a user namespace may make a network namespace, but not a veth pair into the
- * host's: that takes CAP_NET_ADMIN over the host's network namespace. slirp4netns
- * instead gives the container a tap device and relays what it sends through ordinary
- * sockets of the user's, the way QEMU's user networking does. It opens /dev/net/tun
- * (tun(4)), so that must be open to the user: mode 666 on most distributions. */
+/* Root in a user namespace may make a network namespace but not a veth into the host's: that
+ * takes CAP_NET_ADMIN over the host's network namespace. slirp4netns instead gives the
+ * container a tap device and relays its packets through ordinary sockets of the user's, as
+ * QEMU's user networking does. It opens /dev/net/tun (tun(4)), which must be open to the user:
+ * mode 666 on most distributions. */
 static void choose_network(struct container *c)
 {
         int fd;
@@ -985,10 +870,9 @@ static void choose_network(struct container *c)
         c->user_net = 1;
 }
 
-/* Start PATH with ARGV and our environment, its signal mask the one we had before
- * blocking ours, in a process group of its own: Ctrl-C on the terminal is for the
- * container, not for a helper. QUIET: stdout and stderr to /dev/null (slirp4netns
- * chats there). Returns its PID, or -1 with errno. */
+/* Start PATH with ARGV and our environment, with the signal mask we had before blocking ours,
+ * in a process group of its own (Ctrl-C on the terminal is for the container, not a helper).
+ * QUIET: stdout and stderr to /dev/null (slirp4netns chats there). Its PID, or -1 and errno. */
 static pid_t spawn(struct container *c, const char *path, char *const argv[], int quiet)
 {
         posix_spawn_file_actions_t files;
@@ -1011,14 +895,15 @@ static pid_t spawn(struct container *c, const char *path, char *const argv[], in
         return err ? -1 : pid;
 }
 
-/* Without a delegated cgroup there is nowhere to put limits. The defaults are skipped,
- * and -v says why; a limit asked for cannot be kept, so that is a setup failure. */
+/* Without a delegated cgroup there is nowhere to put limits: the defaults are skipped (-v says
+ * why), and a limit asked for cannot be kept, which is a setup failure. */
 static void no_cgroup(struct container *c, const char *why)
 {
         if (c->limit_option)
-                die("cannot apply %s: %s; get a delegated cgroup v2 with systemd-run --user "
-                    "--scope -p Delegate=yes %s [OPTIONS] ...",
-                    c->limit_option, why, step);
+                error(125, 0,
+                      "cannot apply %s: %s; get a delegated cgroup v2 with systemd-run --user "
+                      "--scope -p Delegate=yes %s [OPTIONS] ...",
+                      c->limit_option, why, step);
         say("no memory, pids or CPU limits: %s", why);
 }
 
@@ -1035,36 +920,39 @@ static void cgroup_set(struct container *c, const char *file, const char *value)
 {
         say("%s = %s", file, value);
         if (cgroup_write(c, file, value) < 0)
-                die_errno("cgroup: write %s to %s", value, file);
+                error(125, errno, "cgroup: write %s to %s", value, file);
 }
 
-/* A supervisor killed by SIGKILL cannot remove its cgroup. The next run sweeps
- * cntlab/<PID> directories whose supervisor is gone; rmdir(2) only ever removes an
- * empty cgroup, so a live container's is never touched. */
+/* A supervisor killed by SIGKILL cannot remove its cgroup: the next run sweeps those whose
+ * supervisor is gone. rmdir(2) removes only an empty cgroup, never a live container's. */
 static void sweep_stale_cgroups(const char *parent)
 {
         DIR *dir = opendir(parent);
         struct dirent *e;
         char path[PATH_MAX + 300];
 
-        while (dir && (e = readdir(dir)))
-                if (e->d_type == DT_DIR && atoi(e->d_name) > 0 && kill(atoi(e->d_name), 0) < 0 &&
-                    errno == ESRCH) {
+        while (dir && (e = readdir(dir))) {
+                int pid = atoi(e->d_name);
+
+                if (e->d_type == DT_DIR && pid > 0 && kill(pid, 0) < 0 && errno == ESRCH) {
                         snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
                         rmdir(path);
                 }
+        }
         if (dir)
                 closedir(dir);
 }
 
-/* Remove the container's cgroup once it is gone. The kernel may refuse (EBUSY) for a
- * moment after the last task exits, so retry for up to a second, as runc and crun do.
- * Runs at exit, whatever path the supervisor leaves by. */
+/* At exit, whatever way the supervisor leaves: remove the container's cgroup. The kernel may
+ * refuse (EBUSY) for a moment after the last task exits: retry for a second, as runc and crun
+ * do. */
 static void remove_cgroup(void)
 {
         struct container *c = &container;
 
-        if (getpid() != c->supervisor) /* the container's copy of this handler: not ours */
+        /* The container's first process inherits this handler and runs it if its setup
+         * fails; there c->pid is 0, and kill(0) would signal our whole process group. */
+        if (getpid() != c->supervisor)
                 return;
         if (c->pid > 0) {
                 kill(c->pid, SIGKILL);
@@ -1074,7 +962,7 @@ static void remove_cgroup(void)
                 usleep(10000);
 }
 
-/* Read the first line of FILE (at most SIZE bytes) into TEXT, or "" if it cannot. */
+/* The first line of FILE (at most SIZE bytes) into TEXT, without its newline; "" if none. */
 static void read_line(const char *file, char *text, int size)
 {
         FILE *f = fopen(file, "re");
@@ -1086,15 +974,14 @@ static void read_line(const char *file, char *text, int size)
         text[strcspn(text, "\n")] = '\0';
 }
 
-/* cgroup-v2.rst, "Delegation": a user may manage a cgroup whose directory and whose
- * cgroup.procs and cgroup.subtree_control are the user's, as systemd makes them for a
- * unit with Delegate=yes. A login session's cgroup is root's. cgroup v1 has no safe
- * delegation, and runc, crun and podman never use it rootless: no limits on v1.
- * In our own cgroup OWN, the container gets OWN/cntlab/<PID>. For that, OWN and
- * OWN/cntlab must hand the controllers on (cgroup.subtree_control), and a cgroup that
- * does may have no processes of its own ("no internal processes"). So the supervisor
- * first moves itself into a leaf, OWN/cntlab/supervisors, and needs to be alone in OWN:
- * it would have no right to move the shell that started it. */
+/* cgroup-v2.rst, "Delegation": a user may manage a cgroup whose directory, cgroup.procs and
+ * cgroup.subtree_control are the user's, as systemd makes them for a unit with Delegate=yes;
+ * a login session's cgroup is root's. cgroup v1 has no safe delegation: runc, crun and podman
+ * never use it rootless, and neither do we. In our own cgroup OWN the container gets
+ * OWN/cntlab/<PID>, so OWN and OWN/cntlab hand the controllers on (cgroup.subtree_control),
+ * and a cgroup that does may hold no processes ("no internal processes"): the supervisor first
+ * moves itself into the leaf OWN/cntlab/supervisors. It must be alone in OWN: moving the shell
+ * that started it is not its business. */
 static void create_cgroup(struct container *c)
 {
         char own[PATH_MAX - 128], path[PATH_MAX], text[256], pid[16];
@@ -1104,7 +991,7 @@ static void create_cgroup(struct container *c)
         c->supervisor = getpid();
         snprintf(pid, sizeof(pid), "%d", getpid());
         if (statfs("/sys/fs/cgroup", &fs) < 0)
-                die_errno("statfs /sys/fs/cgroup");
+                error(125, errno, "statfs /sys/fs/cgroup");
         if (fs.f_type != CGROUP2_SUPER_MAGIC) {
                 no_cgroup(c, "this host has cgroup v1, which is never delegated to a user");
                 return;
@@ -1134,45 +1021,40 @@ static void create_cgroup(struct container *c)
         }
         snprintf(path, sizeof(path), "%s/cntlab", own);
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                die_errno("cgroup: mkdir %s", path);
+                error(125, errno, "cgroup: mkdir %s", path);
         sweep_stale_cgroups(path);
         snprintf(path, sizeof(path), "%s/cntlab/supervisors", own);
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                die_errno("cgroup: mkdir %s", path);
+                error(125, errno, "cgroup: mkdir %s", path);
         say("move the supervisor into %s: cgroups that hand on controllers hold no processes",
             path);
         snprintf(path, sizeof(path), "%s/cntlab/supervisors/cgroup.procs", own);
         if (write_file(path, "0") < 0)
-                die_errno("cgroup: write 0 to %s", path);
+                error(125, errno, "cgroup: write 0 to %s", path);
         snprintf(path, sizeof(path), "%s/cgroup.subtree_control", own);
         if (write_file(path, controllers) < 0)
-                die_errno("cgroup: write %s to %s", controllers, path);
+                error(125, errno, "cgroup: write %s to %s", controllers, path);
         snprintf(path, sizeof(path), "%s/cntlab/cgroup.subtree_control", own);
         if (write_file(path, controllers) < 0)
-                die_errno("cgroup: write %s to %s", controllers, path);
+                error(125, errno, "cgroup: write %s to %s", controllers, path);
         snprintf(c->cgroup, sizeof(c->cgroup), "%s/cntlab/%s", own, pid);
         say("create cgroup %s", c->cgroup);
         if (mkdir(c->cgroup, 0755) < 0)
-                die_errno("cgroup: mkdir %s", c->cgroup);
+                error(125, errno, "cgroup: mkdir %s", c->cgroup);
         atexit(remove_cgroup);
 }
 
-/* Start the container's first process inside its cgroup, so that nothing it runs is
- * ever outside it. Moving another process into a cgroup is slow: the kernel first
- * waits until no fork is half-way through anywhere on the machine (an RCU grace period
- * for cgroup_threadgroup_rwsem), 10-20 ms of a lone start on this lab's hosts.
- * clone3(2) with CLONE_INTO_CGROUP creates the child in the cgroup (Linux 5.7), as
- * systemd and crun do. Where clone3 is missing (valgrind, Docker's seccomp filter, Linux
- * before 5.3) or lacks the cgroup field (E2BIG before 5.7), clone and move the child at
- * once: it waits for us and has run nothing. Without a cgroup, a plain clone. */
+/* Start the container's first process inside its cgroup, so nothing it runs is ever outside
+ * it; moving it in later is slow (docs/07-cgroups.md). clone3(2) with CLONE_INTO_CGROUP
+ * (Linux 5.7), as systemd and crun do, or where clone3 lacks it (ENOSYS, E2BIG) clone, then
+ * move the child, which waits for us. Without a cgroup, a plain clone. */
 static void clone_into_cgroup(struct container *c, unsigned long flags)
 {
         struct clone_args args = {.flags = (flags & ~CSIGNAL) | CLONE_INTO_CGROUP,
                                   .exit_signal = flags & CSIGNAL};
         int fd;
 
-        /* c->pid is set at once, so that if a step after the clone fails, remove_cgroup()
-         * kills the child before it removes the cgroup. */
+        /* c->pid is set at once: if what follows fails, remove_cgroup() kills the child. */
         if (!c->cgroup[0]) {
                 c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
                 return;
@@ -1180,7 +1062,7 @@ static void clone_into_cgroup(struct container *c, unsigned long flags)
         say("clone3 with CLONE_INTO_CGROUP %s", c->cgroup);
         fd = open(c->cgroup, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-                die_errno("cgroup: open %s", c->cgroup);
+                error(125, errno, "cgroup: open %s", c->cgroup);
         args.cgroup = (unsigned)fd;
         c->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
         if (c->pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
@@ -1189,16 +1071,14 @@ static void clone_into_cgroup(struct container *c, unsigned long flags)
                 c->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
                 snprintf(pid, sizeof(pid), "%d", c->pid);
                 if (c->pid > 0 && cgroup_write(c, "cgroup.procs", pid) < 0)
-                        die_errno("cgroup: move pid %s into %s", pid, c->cgroup);
+                        error(125, errno, "cgroup: move pid %s into %s", pid, c->cgroup);
         }
         close(fd);
 }
 
-/* clone(2) starts the container's first process in new namespaces: the kernel creates
- * them together with the process, one flag each. Given no new stack (NULL), the child
- * goes on from the call like after fork(2), on a copy of our memory. glibc's clone()
- * wrapper insists on a stack and a function, so we make the system call directly, as
- * crun does. (On s390 its first two arguments are the other way round.) */
+/* clone(2) starts the container's first process in new namespaces, one flag each. With no new
+ * stack (NULL) the child goes on from the call as after fork(2). glibc's clone() insists on a
+ * stack and a function, so we make the system call, as crun does. */
 static void start_container(struct container *c)
 {
         unsigned long flags = SIGCHLD; /* tell us, like any child, when it ends */
@@ -1209,9 +1089,9 @@ static void start_container(struct container *c)
         flags |= CLONE_NEWIPC; /* System V IPC, POSIX message queues: ipc_namespaces(7) */
         flags |= CLONE_NEWUSER; /* user and group IDs: user_namespaces(7) */
         flags |= CLONE_NEWNET; /* interfaces, addresses, routes: network_namespaces(7) */
-        /* Block the signals we forward before the child exists, so none is lost between
-         * clone() and supervise(); supervise() takes them with sigwaitinfo(2). SIGCHLD
-         * must not be ignored, or the kernel would reap the child for us. */
+        /* Block the signals we forward before the child exists, so none is lost before
+         * supervise() takes them with sigwaitinfo(2). SIGCHLD must not be ignored, or the
+         * kernel would reap the child for us. */
         signal(SIGCHLD, SIG_DFL);
         sigemptyset(&c->signals);
         sigaddset(&c->signals, SIGINT);
@@ -1222,19 +1102,19 @@ static void start_container(struct container *c)
         sigaddset(&c->signals, SIGALRM); /* our own 3-second deadline */
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
-                die_errno("pipe");
+                error(125, errno, "pipe");
         clone_into_cgroup(c, flags);
         if (c->pid < 0)
-                die_errno("clone");
+                error(125, errno, "clone");
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
         sync_as_parent(&c->sync);
 }
 
-/* newuidmap PID 0 ID 1 1 START COUNT (newgidmap alike): 0 inside is the user's own ID,
- * 1..COUNT inside the first subordinate range. The helper checks the ranges against
- * /etc/subuid (or /etc/subgid) and writes the map for us. */
+/* newuidmap PID 0 ID 1 1 START COUNT (newgidmap alike): 0 inside is the user's own ID, 1..COUNT
+ * the first subordinate range. The helper checks the range against /etc/subuid (or /etc/subgid)
+ * and writes the map for us. */
 static void run_map_helper(struct container *c, char *helper, int id, long start)
 {
         char pid[16], own[16], first[24], count[24], zero[] = "0", one[] = "1";
@@ -1249,17 +1129,16 @@ static void run_map_helper(struct container *c, char *helper, int id, long start
         say("%s %s 0 %s 1 1 %s %s", helper, pid, own, first, count);
         child = spawn(c, helper, argv, 0);
         if (child < 0)
-                die_errno("run %s", helper);
+                error(125, errno, "run %s", helper);
         if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                die("%s %s 0 %s 1 1 %s %s: failed (wait status %d)", helper, pid, own, first, count,
-                    status);
+                error(125, 0, "%s %s 0 %s 1 1 %s %s: failed (wait status %d)", helper, pid, own,
+                      first, count, status);
 }
 
-/* user_namespaces(7): without a helper, the one map an unprivileged process may write:
- * uid 0 inside is our own uid, and no other exists. The kernel wants uid_map first,
- * then "deny" in setgroups (which forbids setgroups(2) in there, so a process cannot
- * drop a group to get past a "deny this group" permission), and only then gid_map.
- * Each map can be written once. */
+/* user_namespaces(7): without a helper, the one map an unprivileged process may write, uid 0
+ * inside our own uid and no other. uid_map comes first, then "deny" in setgroups (so no process
+ * there can drop a group to pass a "deny this group" permission), then gid_map. Each is
+ * written once. */
 static void write_id_maps(struct container *c)
 {
         static const char *const files[] = {"uid_map", "setgroups", "gid_map"};
@@ -1277,7 +1156,7 @@ static void write_id_maps(struct container *c)
                 snprintf(path, sizeof(path), "/proc/%d/%s", c->pid, files[i]);
                 say("write %s: %s", path, texts[i]);
                 if (write_file(path, texts[i]) < 0)
-                        die_errno("write %s", path);
+                        error(125, errno, "write %s", path);
         }
 }
 
@@ -1292,11 +1171,11 @@ static void stop_user_net(void)
         waitpid(c->net_helper, NULL, 0);
 }
 
-/* The host's half of the network, with no veth on the host: slirp4netns joins the
- * container's user and network namespaces (setns(2); the user owns them, so the user
- * may), makes the tap device eth0 in there and relays its packets through sockets on
- * the host. It writes to --ready-fd once eth0 exists, and exits when --exit-fd reaches
- * end-of-file: when we close our end, or die (slirp4netns(1)). */
+/* The host's half of the network, with no veth: slirp4netns joins the container's user and
+ * network namespaces (setns(2); the user owns them, so the user may), makes the tap device
+ * eth0 in there and relays its packets through sockets on the host. It writes to --ready-fd
+ * once eth0 exists, and exits when --exit-fd reads end-of-file: when we close our end, or die
+ * (slirp4netns(1)). */
 static void start_user_net(struct container *c)
 {
         char pid[16], ready_fd[32], exit_fd[32], eth0[] = "eth0", byte;
@@ -1308,7 +1187,7 @@ static void start_user_net(struct container *c)
                 return;
         /* Plain pipes: slirp4netns inherits one end of each; ours are close-on-exec. */
         if (pipe(ready) < 0 || pipe(quit) < 0)
-                die_errno("pipe");
+                error(125, errno, "pipe");
         fcntl(ready[0], F_SETFD, FD_CLOEXEC);
         fcntl(quit[1], F_SETFD, FD_CLOEXEC);
         snprintf(pid, sizeof(pid), "%d", c->pid);
@@ -1320,17 +1199,17 @@ static void start_user_net(struct container *c)
         close(ready[1]);
         close(quit[0]);
         if (c->net_helper < 0)
-                die_errno("run %s", c->slirp4netns);
+                error(125, errno, "run %s", c->slirp4netns);
         c->net_exit_fd = quit[1];
         atexit(stop_user_net);
         if (read(ready[0], &byte, 1) != 1)
-                die("slirp4netns ended before eth0 was ready: run %s %s eth0 to see why",
-                    c->slirp4netns, pid);
+                error(125, 0, "slirp4netns ended before eth0 was ready: run %s %s eth0 to see why",
+                      c->slirp4netns, pid);
         close(ready[0]);
 }
 
-/* The limits are written only once the container is in its cgroup. The container
- * waits for us: it has run nothing yet. Without a delegated cgroup, none. */
+/* Only now, with the container (which has run nothing yet) in its cgroup. Without a
+ * delegated cgroup, no limits. */
 static void set_limits(struct container *c)
 {
         char value[64];
@@ -1339,11 +1218,10 @@ static void set_limits(struct container *c)
                 return;
         snprintf(value, sizeof(value), "%lld", c->memory);
         cgroup_set(c, "memory.max", value);
-        /* No swap either, or the limit would only move the memory to disk. The file is
-         * missing when the kernel does not account swap: then there is nothing to limit. */
+        /* No swap either, or the limit would only move memory to disk (no file: no swap). */
         say("no swap beyond the memory limit, where the kernel accounts swap");
         if (cgroup_write(c, "memory.swap.max", "0") < 0 && errno != ENOENT)
-                die_errno("cgroup: limit swap");
+                error(125, errno, "cgroup: limit swap");
         snprintf(value, sizeof(value), "%ld", c->pids);
         cgroup_set(c, "pids.max", value);
         if (c->cpu_quota) {
@@ -1362,14 +1240,13 @@ static void setup_from_outside(struct container *c)
         set_limits(c);
         say("wake the container");
         if (sync_wake(&c->sync) < 0 && errno != EPIPE)
-                die_errno("wake the container");
+                error(125, errno, "wake the container");
 }
 
-/* Wait for the container and forward signals to it. A signal a process sends us is
- * passed on; if the container has not exited 3 seconds later, SIGKILL. A signal from
- * the terminal (Ctrl-C, si_code SI_KERNEL) is not: the terminal sent it to the whole
- * foreground process group, the container included, and a shell there that ignores
- * Ctrl-C must not be killed for it. Returns the contract's exit status. */
+/* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still
+ * runs 3 s later. A signal from the terminal (si_code SI_KERNEL) went to the whole foreground
+ * process group, the container included: a shell there that ignores Ctrl-C must not be killed
+ * for it. Returns the contract's exit status. */
 static int supervise(struct container *c)
 {
         for (;;) {
@@ -1399,6 +1276,10 @@ int main(int argc, char **argv)
 {
         struct container *c = &container;
 
+        /* error(3) starts each message with this name. Line-buffered, stderr writes each line
+         * in one write(2): the supervisor's and the container's lines never mix. */
+        program_invocation_name = step;
+        setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
         parse_options(c, argc, argv);
         check_not_root();
         check_rootfs(c);
