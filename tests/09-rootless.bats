@@ -25,6 +25,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [feature] uid 1000 inside is the range's start + 999 on the host" { check_rootless_subordinate_ids_on_host; }
 @test "09-rootless: [feature] the host sees the program and the container's processes as the user" { check_rootless_host_sees_user; }
 @test "09-rootless: [feature] the user's rootfs is root's inside, and root inside writes it" { check_rootless_rootfs_is_roots; }
+@test "09-rootless: [feature] without newuidmap too, the user's rootfs is root's inside" { without_uidmap; check_rootless_rootfs_is_roots; }
 @test "09-rootless: [feature] a root-owned host file bound in cannot be written or chowned (nothing of the host's uid 0)" { check_rootless_host_root_unreachable; }
 @test "09-rootless: [feature] with slirp4netns and /dev/net/tun: lo and eth0 up, 10.0.2.100/24, default via 10.0.2.2" { check_rootless_user_net; }
 @test "09-rootless: [feature] the container fetches a page from a server on the host's loopback at 10.0.2.2" { check_rootless_reaches_host_loopback; }
