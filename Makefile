@@ -2,7 +2,12 @@
 #
 #   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless
 #   make run [STEP=NN] [CMD='...']   a shell (or CMD) in the newest (or NN) step
-#   make test [STEP=NN] [BIN=path]   the bats suite, or one step's file against BIN
+#   make test [STEP=NN] [BIN=path] [PART=feature|earlier|contract]
+#                         the bats suite, or one step's file against BIN (one part of it)
+#   make exercise STEP=NN [FROM=mine]   start your own step NN in mine/NN-name.c
+#   make check STEP=NN [PART=...]       build mine/NN-name.c, run step NN's tests on it
+#   make progress         your steps against the three parts, from the last make checks
+#   make test-exercises   each step's unmodified exercise fails exactly its feature part
 #   make diff STEP=NN     what step NN adds to step NN-1
 #   make lint | test-asan | memcheck   quality gates (CI runs them all)
 #   make test-vm [ARCH=arm64]   the suite in a qemu VM on Debian's kernel with pure cgroup v2
@@ -50,7 +55,8 @@ endif
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
 	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap
 
-.PHONY: all deps deps-lint deps-vm deps-cross cross rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean
+.PHONY: all deps deps-lint deps-vm deps-cross cross rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
+	exercise check progress test-exercises
 all: $(BINS)
 
 # Each step links only what it uses: the shared lib/ objects come from an archive, so
@@ -112,7 +118,36 @@ endif
 
 test: deps
 	@$(BUILT)
-	@$(SUDO) env $(if $(BIN),BIN=$(BIN)) tests/run $(STEP)
+	@$(SUDO) env $(if $(BIN),BIN=$(BIN)) $(if $(PART),PART=$(PART)) tests/run $(STEP)
+
+# The workshop loop (docs/README.md): start a step of your own, check it, see how far you are.
+exercise:
+	@exercise/loop start '$(STEP)' '$(FROM)'
+
+# 09-rootless is tested as the ordinary user who runs make; every other step as root.
+check: deps
+	@$(BUILT)
+	@CC='$(CC)' CFLAGS='$(CFLAGS)' LIBS='$(LIBS)' exercise/loop build '$(STEP)'
+	@s=$$(exercise/loop name '$(STEP)') || exit 2; r=$$(mktemp); st=0; \
+	if [ "$${s%%-*}" = 09 ]; then \
+		env BIN=build/mine/$$s RESULTS=$$r $(if $(PART),PART=$(PART)) tests/run $$s || st=$$?; \
+	else \
+		$(SUDO) env BIN=build/mine/$$s RESULTS=$$r $(if $(PART),PART=$(PART)) tests/run $$s || st=$$?; \
+	fi; \
+	exercise/loop record "$$s" "$$r"; rm -f "$$r"; exit $$st
+
+progress:
+	@exercise/loop progress
+
+# The suite's own negative control: every step's unmodified exercise must fail exactly
+# its feature part (tests/exercises; the exceptions, with reasons, in tests/exercise-exceptions).
+test-exercises: deps
+	@$(BUILT)
+	@for s in $(STEPS); do \
+		mkdir -p build/exercise && exercise/make-exercise $$s build/exercise/$$s.c && \
+		$(CC) $(CFLAGS) -o build/exercise/$$s build/exercise/$$s.c build/libcntlab.a $(LIBS) || exit 1; \
+	done
+	@$(SUDO) tests/exercises $(STEP)
 
 diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
@@ -122,17 +157,17 @@ diff:
 
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind
-SHELL_FILES := rootfs-fetch.sh .ci/run tests/run $(wildcard tests/*.bash tests/*.bats tests/vm/run \
+SHELL_FILES := rootfs-fetch.sh .ci/run tests/run tests/exercises exercise/make-exercise exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
 	tests/vm/deps tests/vm/init tests/bench tests/soak tests/doctor docs/gen)
 deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
 
 lint:
-	clang-format --dry-run --Werror steps/*.c lib/*.c lib/*.h tests/*.c
+	clang-format --dry-run --Werror steps/*.c lib/*.c lib/*.h tests/*.c exercise/*.c
 	shellcheck $(SHELL_FILES)
 	cppcheck -q --error-exitcode=1 --enable=warning,style,performance,portability \
-		--suppress=missingIncludeSystem -Ilib steps/*.c lib/*.c tests/*.c
-	printf '%s\n' steps/*.c lib/*.c tests/*.c | xargs -P2 -I{} clang-tidy -quiet {} -- -std=gnu11 -Ilib
+		--suppress=missingIncludeSystem -Ilib steps/*.c lib/*.c tests/*.c exercise/*.c
+	printf '%s\n' steps/*.c lib/*.c tests/*.c exercise/*.c | xargs -P2 -I{} clang-tidy -quiet {} -- -std=gnu11 -Ilib
 	@echo "lint: clean"
 
 # The whole suite once more, against the sanitizer builds of every step.

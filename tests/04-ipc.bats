@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 # 04-ipc: own System V IPC objects and POSIX message queues (IPC namespace).
+# feature: IPC namespace
 # Each test is one behaviour; the checks live in helpers.bash, shared by all steps.
 
 load helpers
@@ -8,71 +9,72 @@ setup() { step_setup 04-ipc; }
 teardown() { step_teardown; }
 
 # --- IPC (04-ipc)
-@test "04-ipc: ipcs shows none of the host's IPC objects" { check_own_ipc; }
-@test "04-ipc: a message queue made inside vanishes with the container" { check_ipc_vanishes; }
-@test "04-ipc: /dev/mqueue is an mqueue filesystem" { check_mqueue_mounted; }
-@test "04-ipc: /dev/mqueue shows none of the host's POSIX queues" { check_own_posix_mq; }
+@test "04-ipc: [feature] ipcs shows none of the host's IPC objects" { check_own_ipc; }
+@test "04-ipc: [feature] a message queue made inside vanishes with the container" { check_ipc_vanishes; }
+@test "04-ipc: [feature] /dev/mqueue is an mqueue filesystem" { check_mqueue_mounted; }
+@test "04-ipc: [feature] /dev/mqueue shows none of the host's POSIX queues" { check_own_posix_mq; }
 
 # --- process IDs (03-pid)
-@test "04-ipc: COMMAND is PID 1" { check_command_is_pid1; }
-@test "04-ipc: ps lists only the container's processes" { check_ps_only_container; }
-@test "04-ipc: /proc is the container's" { check_proc_is_containers; }
-@test "04-ipc: a background process dies when COMMAND exits" { check_background_killed_with_pid1; }
+@test "04-ipc: [earlier] COMMAND is PID 1" { check_command_is_pid1; }
+@test "04-ipc: [earlier] ps lists only the container's processes" { check_ps_only_container; }
+@test "04-ipc: [earlier] /proc is the container's" { check_proc_is_containers; }
+@test "04-ipc: [earlier] a background process dies when COMMAND exits" { check_background_killed_with_pid1; }
 
 # --- the mount table (02-mnt)
-@test "04-ipc: mount lists only the container's own mounts" { check_own_mounts; }
-@test "04-ipc: / is the rootfs directory" { check_rootfs_is_root; }
-@test "04-ipc: the host's old root is gone" { check_old_root_gone; }
-@test "04-ipc: /dev has only null, zero, full, random, urandom and tty" { check_minimal_dev; }
-@test "04-ipc: the devices in /dev work" { check_dev_works; }
-@test "04-ipc: /proc is mounted nosuid,nodev,noexec" { check_proc_mount_flags; }
-@test "04-ipc: the environment is clean: PATH, HOME, TERM and container=cntlab" { check_clean_env; }
-@test "04-ipc: the working directory is /" { check_workdir_root; }
-@test "04-ipc: a missing rootfs exits 125 and names it" { check_missing_rootfs; }
-@test "04-ipc: without -r it uses ./rootfs" { check_default_rootfs; }
-@test "04-ipc: -b SRC:DST shows a host directory inside" { check_bind; }
-@test "04-ipc: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
-@test "04-ipc: a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
-@test "04-ipc: with -o the rootfs directory is never changed" { check_overlay; }
+@test "04-ipc: [earlier] mount lists only the container's own mounts" { check_own_mounts; }
+@test "04-ipc: [earlier] / is the rootfs directory" { check_rootfs_is_root; }
+@test "04-ipc: [earlier] the host's old root is gone" { check_old_root_gone; }
+@test "04-ipc: [earlier] /dev has only null, zero, full, random, urandom and tty" { check_minimal_dev; }
+@test "04-ipc: [earlier] the devices in /dev work" { check_dev_works; }
+@test "04-ipc: [earlier] /proc is mounted nosuid,nodev,noexec" { check_proc_mount_flags; }
+@test "04-ipc: [earlier] the environment is clean: PATH, HOME, TERM and container=cntlab" { check_clean_env; }
+@test "04-ipc: [earlier] the working directory is /" { check_workdir_root; }
+@test "04-ipc: [contract] a missing rootfs exits 125 and names it" { check_missing_rootfs; }
+@test "04-ipc: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
+@test "04-ipc: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
+@test "04-ipc: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "04-ipc: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "04-ipc: [contract] with -o the rootfs directory is never changed" { check_overlay; }
 
 
 # --- the lifecycle: signals, a killed program, a failed setup
-@test "04-ipc: SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
-@test "04-ipc: SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
-@test "04-ipc: SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
-@test "04-ipc: the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
-@test "04-ipc: a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
+@test "04-ipc: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
+@test "04-ipc: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
+@test "04-ipc: [contract] SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
+@test "04-ipc: [contract] the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
+@test "04-ipc: [contract] a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
 
 # --- the hostname (01-uts)
-@test "04-ipc: the container has the hostname given with -n" { check_own_hostname; }
-@test "04-ipc: renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }
-@test "04-ipc: without -n the hostname is cnt- and 5 hex digits" { check_default_hostname_format; }
-@test "04-ipc: a 64-character hostname is accepted" { check_hostname_max_length; }
-@test "04-ipc: a 65-character hostname is refused with 125" { check_hostname_too_long; }
-@test "04-ipc: a hostname with characters other than letters, digits, - and . is refused with 125" { check_hostname_bad_chars; }
-@test "04-ipc: an empty hostname is refused with 125" { check_hostname_empty; }
+@test "04-ipc: [earlier] the container has the hostname given with -n" { check_own_hostname; }
+@test "04-ipc: [earlier] renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }
+@test "04-ipc: [earlier] without -n the hostname is cnt- and 5 hex digits" { check_default_hostname_format; }
+@test "04-ipc: [earlier] a 64-character hostname is accepted" { check_hostname_max_length; }
+@test "04-ipc: [contract] a 65-character hostname is refused with 125" { check_hostname_too_long; }
+@test "04-ipc: [contract] a hostname with characters other than letters, digits, - and . is refused with 125" { check_hostname_bad_chars; }
+@test "04-ipc: [contract] an empty hostname is refused with 125" { check_hostname_empty; }
 
 # --- the command line
-@test "04-ipc: -h prints the usage on stdout and exits 0" { check_help; }
-@test "04-ipc: an unknown option exits 125 with one line on stderr" { check_bad_option; }
-@test "04-ipc: an option without its argument exits 125 with one line on stderr" { check_missing_option_argument; }
-@test "04-ipc: long options work like short ones" { check_long_options; }
-@test "04-ipc: -v narrates each setup action on stderr with '=> '" { check_verbose; }
-@test "04-ipc: without -v a good run prints nothing of its own" { check_quiet; }
-@test "04-ipc: with no COMMAND it runs /bin/sh" { check_default_command; }
-@test "04-ipc: options after COMMAND belong to COMMAND" { check_options_end_at_command; }
-@test "04-ipc: -- ends the options" { check_double_dash; }
+@test "04-ipc: [contract] -h prints the usage on stdout and exits 0" { check_help; }
+@test "04-ipc: [contract] an unknown option exits 125 with one line on stderr" { check_bad_option; }
+@test "04-ipc: [contract] an option without its argument exits 125 with one line on stderr" { check_missing_option_argument; }
+@test "04-ipc: [contract] long options work like short ones" { check_long_options; }
+@test "04-ipc: [contract] -v narrates each setup action on stderr with '=> '" { check_verbose; }
+@test "04-ipc: [contract] without -v a good run prints nothing of its own" { check_quiet; }
+@test "04-ipc: [contract] with no COMMAND it runs /bin/sh" { check_default_command; }
+@test "04-ipc: [contract] options after COMMAND belong to COMMAND" { check_options_end_at_command; }
+@test "04-ipc: [contract] -- ends the options" { check_double_dash; }
 
 # --- exit status
-@test "04-ipc: the exit status is COMMAND's own" { check_status_own; }
-@test "04-ipc: a COMMAND killed by SIGKILL gives 137" { check_status_signal; }
-@test "04-ipc: a COMMAND that does not exist gives 127" { check_status_not_found; }
-@test "04-ipc: a COMMAND that cannot be executed gives 126" { check_status_not_executable; }
-@test "04-ipc: without root it exits 125 and says it needs root" { check_not_root; }
+@test "04-ipc: [contract] the exit status is COMMAND's own" { check_status_own; }
+@test "04-ipc: [contract] a COMMAND killed by SIGKILL gives 137" { check_status_signal; }
+@test "04-ipc: [contract] a COMMAND that does not exist gives 127" { check_status_not_found; }
+@test "04-ipc: [contract] a COMMAND that cannot be executed gives 126" { check_status_not_executable; }
+@test "04-ipc: [contract] without root it exits 125 and says it needs root" { check_not_root; }
 
 # --- negative controls: not isolated before later steps
-@test "04-ipc: root inside is still the host's root (no user namespace yet)" { check_host_users_shared; }
-@test "04-ipc: the container still shares the host's network (no network namespace yet)" { check_host_net_shared; }
+@test "04-ipc: [feature] root inside is still the host's root (no user namespace yet)" { check_host_users_shared; }
+@test "04-ipc: [feature] the container still shares the host's network (no network namespace yet)" { check_host_net_shared; }
 
 # --- the host
-@test "04-ipc: nothing is left on the host after the container exits" { check_nothing_left_behind; }
+@test "04-ipc: [contract] nothing is left on the host after a plain container exits" { check_nothing_left_behind; }
+@test "04-ipc: [contract] nothing is left on the host after a container with every option exits" { check_nothing_left_with_every_option; }

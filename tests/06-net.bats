@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # 06-net: own network stack (network namespace): lo, eth0 10.200.S.2/30 on a veth pair
 # whose host end cnt<PID> has 10.200.S.1/30, a default route through it, a read-only /sys.
+# feature: network namespace
 # Each test is one behaviour; the checks live in helpers.bash and checks-user-net.bash,
 # shared by all steps.
 
@@ -14,86 +15,87 @@ setup() { step_setup 06-net; }
 teardown() { step_teardown; }
 
 # --- the network (06-net)
-@test "06-net: ip a shows lo up and eth0 with 10.200.S.2/30, ip route the default route via 10.200.S.1" { check_own_network; }
-@test "06-net: the host fetches a page from httpd inside the container" { check_host_reaches_container; }
-@test "06-net: the container fetches a page from a server on the host end's address" { check_container_reaches_host; }
-@test "06-net: ten containers started at once get distinct addresses and all answer" { check_concurrent_containers; }
-@test "06-net: the host end cnt<PID> is gone 3 s after the container exits" { check_veth_removed_after_exit; }
-@test "06-net: a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
-@test "06-net: /sys is read-only and /sys/class/net lists only lo and eth0" { check_sys_lists_own_interfaces; }
+@test "06-net: [feature] ip a shows lo up and eth0 with 10.200.S.2/30, ip route the default route via 10.200.S.1" { check_own_network; }
+@test "06-net: [feature] the host fetches a page from httpd inside the container" { check_host_reaches_container; }
+@test "06-net: [feature] the container fetches a page from a server on the host end's address" { check_container_reaches_host; }
+@test "06-net: [feature] ten containers started at once get distinct addresses and all answer" { check_concurrent_containers; }
+@test "06-net: [feature] the host end cnt<PID> is gone 3 s after the container exits" { check_veth_removed_after_exit; }
+@test "06-net: [contract] a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
+@test "06-net: [feature] /sys is read-only and /sys/class/net lists only lo and eth0" { check_sys_lists_own_interfaces; }
 
 # --- user IDs (05-user)
-@test "06-net: id -u and id -g print 0 inside" { check_ids_are_root; }
-@test "06-net: /proc/self/uid_map and gid_map show the map 0 100000 65536" { check_uid_map_shown; }
-@test "06-net: the host sees the container's process as uid and gid 100000" { check_host_sees_uid_100000; }
-@test "06-net: root inside can write its rootfs, and ls -l / shows it owned by root" { check_root_can_write_rootfs; }
-@test "06-net: after 02-mnt created a bind destination, ls -l / still shows it all owned by root" { check_rootfs_still_root_after_02_bind; }
+@test "06-net: [earlier] id -u and id -g print 0 inside" { check_ids_are_root; }
+@test "06-net: [earlier] /proc/self/uid_map and gid_map show the map 0 100000 65536" { check_uid_map_shown; }
+@test "06-net: [earlier] the host sees the container's process as uid and gid 100000" { check_host_sees_uid_100000; }
+@test "06-net: [earlier] root inside can write its rootfs, and ls -l / shows it owned by root" { check_root_can_write_rootfs; }
+@test "06-net: [earlier] after 02-mnt created a bind destination, ls -l / still shows it all owned by root" { check_rootfs_still_root_after_02_bind; }
 
 # --- IPC (04-ipc)
-@test "06-net: ipcs shows none of the host's IPC objects" { check_own_ipc; }
-@test "06-net: a message queue made inside vanishes with the container" { check_ipc_vanishes; }
-@test "06-net: /dev/mqueue is an mqueue filesystem" { check_mqueue_mounted; }
-@test "06-net: /dev/mqueue shows none of the host's POSIX queues" { check_own_posix_mq; }
+@test "06-net: [earlier] ipcs shows none of the host's IPC objects" { check_own_ipc; }
+@test "06-net: [earlier] a message queue made inside vanishes with the container" { check_ipc_vanishes; }
+@test "06-net: [earlier] /dev/mqueue is an mqueue filesystem" { check_mqueue_mounted; }
+@test "06-net: [earlier] /dev/mqueue shows none of the host's POSIX queues" { check_own_posix_mq; }
 
 # --- process IDs (03-pid)
-@test "06-net: COMMAND is PID 1" { check_command_is_pid1; }
-@test "06-net: ps lists only the container's processes" { check_ps_only_container; }
-@test "06-net: /proc is the container's" { check_proc_is_containers; }
-@test "06-net: a background process dies when COMMAND exits" { check_background_killed_with_pid1; }
+@test "06-net: [earlier] COMMAND is PID 1" { check_command_is_pid1; }
+@test "06-net: [earlier] ps lists only the container's processes" { check_ps_only_container; }
+@test "06-net: [earlier] /proc is the container's" { check_proc_is_containers; }
+@test "06-net: [earlier] a background process dies when COMMAND exits" { check_background_killed_with_pid1; }
 
 # --- the mount table (02-mnt)
-@test "06-net: mount lists only the container's own mounts" { check_own_mounts; }
-@test "06-net: / is the rootfs directory" { check_rootfs_is_root; }
-@test "06-net: the host's old root is gone" { check_old_root_gone; }
-@test "06-net: /dev has only null, zero, full, random, urandom and tty" { check_minimal_dev; }
-@test "06-net: the devices in /dev work" { check_dev_works; }
-@test "06-net: /proc is mounted nosuid,nodev,noexec" { check_proc_mount_flags; }
-@test "06-net: the environment is clean: PATH, HOME, TERM and container=cntlab" { check_clean_env; }
-@test "06-net: the working directory is /" { check_workdir_root; }
-@test "06-net: a missing rootfs exits 125 and names it" { check_missing_rootfs; }
-@test "06-net: without -r it uses ./rootfs" { check_default_rootfs; }
-@test "06-net: -b SRC:DST shows a host directory inside" { check_bind; }
-@test "06-net: -b SRC:DST:ro shows it read-only" { check_bind_ro; }
-@test "06-net: a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
-@test "06-net: with -o the rootfs directory is never changed" { check_overlay; }
+@test "06-net: [earlier] mount lists only the container's own mounts" { check_own_mounts; }
+@test "06-net: [earlier] / is the rootfs directory" { check_rootfs_is_root; }
+@test "06-net: [earlier] the host's old root is gone" { check_old_root_gone; }
+@test "06-net: [earlier] /dev has only null, zero, full, random, urandom and tty" { check_minimal_dev; }
+@test "06-net: [earlier] the devices in /dev work" { check_dev_works; }
+@test "06-net: [earlier] /proc is mounted nosuid,nodev,noexec" { check_proc_mount_flags; }
+@test "06-net: [earlier] the environment is clean: PATH, HOME, TERM and container=cntlab" { check_clean_env; }
+@test "06-net: [earlier] the working directory is /" { check_workdir_root; }
+@test "06-net: [contract] a missing rootfs exits 125 and names it" { check_missing_rootfs; }
+@test "06-net: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
+@test "06-net: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
+@test "06-net: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "06-net: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "06-net: [contract] with -o the rootfs directory is never changed" { check_overlay; }
 
 
 # --- the lifecycle: signals, a killed program, a failed setup
-@test "06-net: SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
-@test "06-net: SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
-@test "06-net: SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
-@test "06-net: the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
-@test "06-net: a host end name cnt<PID> already taken exits 125 and leaves nothing" { check_address_taken; }
+@test "06-net: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
+@test "06-net: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
+@test "06-net: [contract] SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
+@test "06-net: [contract] the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
+@test "06-net: [feature] a host end name cnt<PID> already taken exits 125 and leaves nothing" { check_address_taken; }
 
 # --- the hostname (01-uts)
-@test "06-net: the container has the hostname given with -n" { check_own_hostname; }
-@test "06-net: renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }
-@test "06-net: without -n the hostname is cnt- and 5 hex digits" { check_default_hostname_format; }
-@test "06-net: a 64-character hostname is accepted" { check_hostname_max_length; }
-@test "06-net: a 65-character hostname is refused with 125" { check_hostname_too_long; }
-@test "06-net: a hostname with characters other than letters, digits, - and . is refused with 125" { check_hostname_bad_chars; }
-@test "06-net: an empty hostname is refused with 125" { check_hostname_empty; }
+@test "06-net: [earlier] the container has the hostname given with -n" { check_own_hostname; }
+@test "06-net: [earlier] renaming the container leaves the host's hostname alone" { check_host_hostname_unchanged; }
+@test "06-net: [earlier] without -n the hostname is cnt- and 5 hex digits" { check_default_hostname_format; }
+@test "06-net: [earlier] a 64-character hostname is accepted" { check_hostname_max_length; }
+@test "06-net: [contract] a 65-character hostname is refused with 125" { check_hostname_too_long; }
+@test "06-net: [contract] a hostname with characters other than letters, digits, - and . is refused with 125" { check_hostname_bad_chars; }
+@test "06-net: [contract] an empty hostname is refused with 125" { check_hostname_empty; }
 
 # --- the command line
-@test "06-net: -h prints the usage on stdout and exits 0" { check_help; }
-@test "06-net: an unknown option exits 125 with one line on stderr" { check_bad_option; }
-@test "06-net: an option without its argument exits 125 with one line on stderr" { check_missing_option_argument; }
-@test "06-net: long options work like short ones" { check_long_options; }
-@test "06-net: -v narrates each setup action on stderr with '=> '" { check_verbose; }
-@test "06-net: without -v a good run prints nothing of its own" { check_quiet; }
-@test "06-net: with no COMMAND it runs /bin/sh" { check_default_command; }
-@test "06-net: options after COMMAND belong to COMMAND" { check_options_end_at_command; }
-@test "06-net: -- ends the options" { check_double_dash; }
+@test "06-net: [contract] -h prints the usage on stdout and exits 0" { check_help; }
+@test "06-net: [contract] an unknown option exits 125 with one line on stderr" { check_bad_option; }
+@test "06-net: [contract] an option without its argument exits 125 with one line on stderr" { check_missing_option_argument; }
+@test "06-net: [contract] long options work like short ones" { check_long_options; }
+@test "06-net: [contract] -v narrates each setup action on stderr with '=> '" { check_verbose; }
+@test "06-net: [contract] without -v a good run prints nothing of its own" { check_quiet; }
+@test "06-net: [contract] with no COMMAND it runs /bin/sh" { check_default_command; }
+@test "06-net: [contract] options after COMMAND belong to COMMAND" { check_options_end_at_command; }
+@test "06-net: [contract] -- ends the options" { check_double_dash; }
 
 # --- exit status
-@test "06-net: the exit status is COMMAND's own" { check_status_own; }
-@test "06-net: a COMMAND killed by SIGKILL gives 137" { check_status_signal; }
-@test "06-net: a COMMAND that does not exist gives 127" { check_status_not_found; }
-@test "06-net: a COMMAND that cannot be executed gives 126" { check_status_not_executable; }
-@test "06-net: without root it exits 125 and says it needs root" { check_not_root; }
+@test "06-net: [contract] the exit status is COMMAND's own" { check_status_own; }
+@test "06-net: [contract] a COMMAND killed by SIGKILL gives 137" { check_status_signal; }
+@test "06-net: [contract] a COMMAND that does not exist gives 127" { check_status_not_found; }
+@test "06-net: [contract] a COMMAND that cannot be executed gives 126" { check_status_not_executable; }
+@test "06-net: [contract] without root it exits 125 and says it needs root" { check_not_root; }
 
 # --- negative controls: not isolated before later steps
-@test "06-net: the container still sees the host's cgroups (no cgroup namespace yet)" { check_host_cgroup_visible; }
+@test "06-net: [feature] the container still sees the host's cgroups (no cgroup namespace yet)" { check_host_cgroup_visible; }
 
 # --- the host
-@test "06-net: nothing is left on the host after the container exits" { check_nothing_left_behind; }
+@test "06-net: [contract] nothing is left on the host after a plain container exits" { check_nothing_left_behind; }
+@test "06-net: [contract] nothing is left on the host after a container with every option exits" { check_nothing_left_with_every_option; }
