@@ -4,13 +4,33 @@
 #
 # A step file is a list of one-line tests, each calling one check_* function
 # from here, so an isolation is checked the same way in every step that has it.
+#
+# Parts. Each test names its part in square brackets right after the step:
+#
+#   @test "03-pid: [feature] COMMAND is PID 1" { check_command_is_pid1; }
+#
+#   [feature]   this step's own kernel feature, and the negative controls showing
+#               that it isolates no more than it should ("... still shares ...");
+#   [earlier]   what earlier steps built (their features, not their options);
+#   [contract]  the command line, exit statuses, lifetime (signals, SIGKILL), -v,
+#               -o, -b, the limits' option values, and the leak checks.
+#
+# One comment line per file names the feature for the summary: "# feature: PID
+# namespace". tests/run runs a file once per part with bats's name filter (-f),
+# feature first, and prints one line per part; PART=feature|earlier|contract runs
+# one. make test-exercises (tests/exercises) checks the split: the step's unmodified
+# exercise, the previous step renamed, must fail every [feature] test and pass the
+# rest, with the exceptions and their reasons in tests/exercise-exceptions.
+# A new test takes the part of the behaviour it checks; a test that needs the
+# feature to pass belongs in [feature] of the step that adds it.
 # A failing check says what the container should have done, what it did, and
 # which kernel feature is responsible; then it shows the command it ran with
 # its exit status, stdout and stderr.
 #
 # Every test also checks, in its teardown, that the program left nothing behind
 # on the host: no mount, no process, no veth, no cgroup, no change to the rootfs
-# directory or to the host's hostname.
+# directory or to the host's hostname. Such a failure starts "LEAK:", and tests/run
+# counts it apart: the behaviour under test may have been right.
 #
 # Environment:
 #   BIN=path      test this binary instead of bin/NN-name (your own version of a step)
