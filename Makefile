@@ -107,14 +107,11 @@ rootfs.user:
 # Targets that need the packages first build in a sub-make, after `deps` has run.
 BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-probe AS_ROOT=1
 
+# 09 runs as you, in a rootfs of your own; the other steps as root. (In the recipe, not an
+# ifeq: $(step) is checked only when make runs this target, so STEP="07 08" is no error.)
 run: deps
-ifeq ($(filter 09-%,$(step)),)
-	@$(BUILT)
-	@$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,-r rootfs) $(CMD)
-else
-	@$(MAKE) --no-print-directory -s bin/$(step) rootfs.user
-	@bin/$(step) -r rootfs.user $(CMD)
-endif
+	@$(if $(filter 09-%,$(step)),$(MAKE) --no-print-directory -s bin/$(step) rootfs.user,$(BUILT))
+	@$(if $(filter 09-%,$(step)),bin/$(step) -r rootfs.user,$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,-r rootfs)) $(CMD)
 
 test: deps
 	@$(BUILT)
