@@ -258,29 +258,15 @@ check_rootless_user_net() {
 	tun_open_to_user
 	run_in sh -c 'ip a; echo --; ip route'
 	expect_ran "ip a; ip route (slirp4netns installed, /dev/net/tun open)"
-	local line iface='' route extra=()
-	local -A flags=() addrs=()
-	for line in "${lines[@]}"; do
-		[[ $line == -- ]] && break
-		if [[ $line =~ ^[0-9]+:\ ([^:@]+)(@[^:]*)?:\ \<([^\>]*)\> ]]; then
-			iface=${BASH_REMATCH[1]}
-			flags[$iface]=,${BASH_REMATCH[3]},
-		elif [[ $line =~ ^[[:space:]]+inet\ ([0-9./]+) ]] && [[ -n $iface ]]; then
-			addrs[$iface]+=" ${BASH_REMATCH[1]}"
-		fi
-	done
-	route=$(sed '1,/^--$/d' <<<"$output")
-	for iface in "${!flags[@]}"; do
-		[[ $iface == lo || $iface == eth0 ]] || extra+=("$iface")
-	done
-	if ((${#extra[@]} > 0)) || [[ ${flags[lo]-} != *,UP,* || ${flags[eth0]-} != *,UP,* ]]; then
+	parse_ip_a
+	if ((${#IP_EXTRA[@]} > 0)) || [[ ${IP_FLAGS[lo]-} != *,UP,* || ${IP_FLAGS[eth0]-} != *,UP,* ]]; then
 		flunk "$STEP: ip a inside should list lo and eth0, both UP, and nothing else; it lists" \
-			"  lo <${flags[lo]-none}>, eth0 <${flags[eth0]-none}>, others: ${extra[*]:-none}." \
+			"  lo <${IP_FLAGS[lo]-none}>, eth0 <${IP_FLAGS[eth0]-none}>, others: ${IP_EXTRA[*]:-none}." \
 			"  slirp4netns makes the tap device eth0 in the container's network namespace; bring it and lo up (09-rootless)."
 	fi
-	if [[ " ${addrs[eth0]-} " != *" 10.0.2.100/24 "* ]] || ! grep -Eq '^default via 10\.0\.2\.2 dev eth0( |$)' <<<"$route"; then
+	if [[ " ${IP_ADDRS[eth0]-} " != *" 10.0.2.100/24 "* ]] || ! grep -Eq '^default via 10\.0\.2\.2 dev eth0( |$)' <<<"$IP_ROUTE"; then
 		flunk "$STEP: eth0 should have 10.0.2.100/24 and the default route go via 10.0.2.2, slirp4netns's gateway;" \
-			"  eth0 has:${addrs[eth0]:- no IPv4 address}; routes: ${route//$'\n'/ | } (09-rootless)."
+			"  eth0 has:${IP_ADDRS[eth0]:- no IPv4 address}; routes: ${IP_ROUTE//$'\n'/ | } (09-rootless)."
 	fi
 }
 

@@ -238,46 +238,55 @@ check_host_network_visible() {
 
 # ---------------------------------------------------------------- 06-net: the network
 
-check_own_network() {
-	cnt_after_go 'ip a; echo --; ip route'
-	expect_ran "ip a; ip route"
-	local want=10.200.$SLOT.2/30 gw=10.200.$SLOT.1 line iface='' route extra=()
-	local -A flags=() addrs=()
+# parse_ip_a: read the output of "ip a; echo --; ip route" (in $lines and $output) into
+# IP_FLAGS[iface] (",UP,LOWER_UP,..."), IP_ADDRS[iface] (" 10.0.0.2/24 ..."), IP_ROUTE
+# (the routes) and IP_EXTRA (the interfaces other than lo and eth0).
+parse_ip_a() {
+	local line iface=''
+	declare -gA IP_FLAGS=() IP_ADDRS=()
+	IP_EXTRA=()
 	for line in "${lines[@]}"; do
 		[[ $line == -- ]] && break
 		if [[ $line =~ ^[0-9]+:\ ([^:@]+)(@[^:]*)?:\ \<([^\>]*)\> ]]; then
 			iface=${BASH_REMATCH[1]}
-			flags[$iface]=,${BASH_REMATCH[3]},
+			IP_FLAGS[$iface]=,${BASH_REMATCH[3]},
 		elif [[ $line =~ ^[[:space:]]+inet\ ([0-9./]+) ]] && [[ -n $iface ]]; then
-			addrs[$iface]+=" ${BASH_REMATCH[1]}"
+			IP_ADDRS[$iface]+=" ${BASH_REMATCH[1]}"
 		fi
 	done
-	route=$(sed '1,/^--$/d' <<<"$output")
-	for iface in "${!flags[@]}"; do
-		[[ $iface == lo || $iface == eth0 ]] || extra+=("$iface")
+	IP_ROUTE=$(sed '1,/^--$/d' <<<"$output")
+	for iface in "${!IP_FLAGS[@]}"; do
+		[[ $iface == lo || $iface == eth0 ]] || IP_EXTRA+=("$iface")
 	done
-	if ((${#extra[@]} > 0)); then
-		flunk "$STEP: ip a inside should list only lo and eth0; it also lists ${extra[*]}, the host's interfaces." \
+}
+
+check_own_network() {
+	cnt_after_go 'ip a; echo --; ip route'
+	expect_ran "ip a; ip route"
+	local want=10.200.$SLOT.2/30 gw=10.200.$SLOT.1
+	parse_ip_a
+	if ((${#IP_EXTRA[@]} > 0)); then
+		flunk "$STEP: ip a inside should list only lo and eth0; it also lists ${IP_EXTRA[*]}, the host's interfaces." \
 			"  The container needs its own network namespace (clone flag CLONE_NEWNET, 06-net)."
 	fi
-	if [[ ${flags[lo]-} != *,UP,* ]]; then
-		flunk "$STEP: lo should be UP inside; ip a shows its flags as <${flags[lo]-no lo at all}>." \
+	if [[ ${IP_FLAGS[lo]-} != *,UP,* ]]; then
+		flunk "$STEP: lo should be UP inside; ip a shows its flags as <${IP_FLAGS[lo]-no lo at all}>." \
 			"  A new network namespace starts with lo down: bring it up from inside (RTM_NEWLINK with IFF_UP, 06-net)."
 	fi
-	if [[ -z ${flags[eth0]-} ]]; then
+	if [[ -z ${IP_FLAGS[eth0]-} ]]; then
 		flunk "$STEP: the container should have eth0, its end of the veth pair whose host end is cnt$SUP;" \
 			"  ip a lists no eth0. Create the peer in the container's network namespace (IFLA_NET_NS_PID) named eth0 (06-net)."
 	fi
-	if [[ ${flags[eth0]} != *,UP,* ]]; then
-		flunk "$STEP: eth0 should be UP inside; ip a shows its flags as <${flags[eth0]}> (RTM_NEWLINK with IFF_UP, 06-net)."
+	if [[ ${IP_FLAGS[eth0]} != *,UP,* ]]; then
+		flunk "$STEP: eth0 should be UP inside; ip a shows its flags as <${IP_FLAGS[eth0]}> (RTM_NEWLINK with IFF_UP, 06-net)."
 	fi
-	if [[ " ${addrs[eth0]-} " != *" $want "* ]]; then
+	if [[ " ${IP_ADDRS[eth0]-} " != *" $want "* ]]; then
 		flunk "$STEP: eth0 should have $want: the host end cnt$SUP has 10.200.$SLOT.1/30, so the container gets" \
-			"  the other address of that /30. ip a shows eth0 with:${addrs[eth0]:- no IPv4 address} (RTM_NEWADDR, 06-net)."
+			"  the other address of that /30. ip a shows eth0 with:${IP_ADDRS[eth0]:- no IPv4 address} (RTM_NEWADDR, 06-net)."
 	fi
-	if ! grep -Eq "^default via $gw dev eth0( |\$)" <<<"$route"; then
+	if ! grep -Eq "^default via $gw dev eth0( |\$)" <<<"$IP_ROUTE"; then
 		flunk "$STEP: ip route inside should have 'default via $gw dev eth0', the host end of the veth;" \
-			"  it shows: ${route//$'\n'/ | }. Add it from inside with RTM_NEWROUTE (06-net)."
+			"  it shows: ${IP_ROUTE//$'\n'/ | }. Add it from inside with RTM_NEWROUTE (06-net)."
 	fi
 }
 
