@@ -23,6 +23,7 @@ rootless_setup_file() {
 	mkdir -p "$state"
 	# A user left by a run that was killed: it is ours (the name is), so start afresh.
 	if id "$ROOTLESS_USER" >/dev/null 2>&1; then userdel "$ROOTLESS_USER" 2>/dev/null || true; fi
+	if getent group "$ROOTLESS_USER" >/dev/null; then groupdel "$ROOTLESS_USER" 2>/dev/null || true; fi
 	for f in /etc/subuid /etc/subgid; do
 		if [[ -e $f ]]; then cp -p "$f" "$state/${f##*/}"; else : >"$state/${f##*/}.absent"; fi
 	done
@@ -46,6 +47,9 @@ rootless_setup_file() {
 rootless_teardown_file() {
 	local state=$BATS_FILE_TMPDIR/rootless dir f
 	userdel "$ROOTLESS_USER" 2>/dev/null || true
+	# userdel removes the user's own group only where login.defs says USERGROUPS_ENAB yes
+	# (Debian's does; the VM has no login.defs): remove it ourselves.
+	groupdel "$ROOTLESS_USER" 2>/dev/null || true
 	for f in subuid subgid; do
 		if [[ -e $state/$f ]]; then
 			cp -p "$state/$f" "/etc/$f"
