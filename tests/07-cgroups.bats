@@ -68,6 +68,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "07-cgroups: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
 @test "07-cgroups: [contract] with -o the rootfs directory is never changed" { check_overlay; }
+@test "07-cgroups: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 
 # --- the hostname (01-uts)
 @test "07-cgroups: [earlier] the container has the hostname given with -n" { check_own_hostname; }

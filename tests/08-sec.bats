@@ -81,6 +81,7 @@ teardown() { step_teardown; }
 @test "08-sec: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "08-sec: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
 @test "08-sec: [contract] with -o the rootfs directory is never changed" { check_overlay; }
+@test "08-sec: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 
 # --- the hostname (01-uts)
 @test "08-sec: [earlier] the container has the hostname given with -n" { check_own_hostname; }

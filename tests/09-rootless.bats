@@ -96,6 +96,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "09-rootless: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "09-rootless: [contract] with -o the rootfs directory is never changed" { check_overlay; }
+@test "09-rootless: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 
 # --- exit status
 @test "09-rootless: [contract] the exit status is COMMAND's own" { check_status_own; }

@@ -1037,6 +1037,26 @@ check_overlay() {
 	fi
 }
 
+# A descriptor the caller left open on a host directory must not cross into the
+# container: through it COMMAND would reach the host's files (runc's CVE-2024-21626).
+check_only_std_fds_cross() {
+	local dir
+	dir=$(mktemp -d /tmp/cntlab-fd.XXXXXX) # not below BATS_TEST_TMPDIR: uid 100000 must reach it (05-user)
+	at_teardown rm -rf "$dir"
+	chmod 755 "$dir"
+	echo host-secret >"$dir/secret"
+	chmod 644 "$dir/secret"
+	run_in sh -c 'ls /proc/self/fd | tr "\n" " "; echo; cat /proc/self/fd/7/secret 2>/dev/null || true' 7<"$dir"
+	expect_ran "ls /proc/self/fd and cat /proc/self/fd/7/secret, with fd 7 open on a host directory"
+	if [[ ${lines[0]-} != "0 1 2 3 " || $output == *host-secret* ]]; then
+		flunk "$STEP: the caller held fd 7 open on the host directory $dir; inside, only 0, 1 and 2 should be open" \
+			"  (and the 3 that ls opens itself): ls /proc/self/fd should print '0 1 2 3'. It printed '${lines[0]-}'" \
+			"  and cat /proc/self/fd/7/secret printed '${lines[1]-}'. A leaked descriptor leads COMMAND out of its" \
+			"  root (runc's CVE-2024-21626): mark every descriptor above 2 close-on-exec before execve," \
+			"  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) (docs/02-mnt.md, close_other_fds())."
+	fi
+}
+
 # ---------------------------------------------------------------- 03-pid: process IDs
 
 check_command_is_pid1() {
