@@ -130,6 +130,11 @@ static void add_bind_option(struct container *c, char *spec)
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
+        /* Not the whole new root (that is -r), and short enough not to be cut (PATH_MAX). */
+        if (dst[strspn(dst, "/")] == '\0')
+                error(125, 0, "invalid --bind destination '%s': that is the whole root", dst);
+        if (strlen(dst) >= PATH_MAX)
+                error(125, 0, "invalid --bind destination: longer than PATH_MAX (%d)", PATH_MAX);
         b->src = realpath(spec, NULL);
         if (!b->src)
                 error(125, errno, "bind source %s", spec);

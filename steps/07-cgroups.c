@@ -160,6 +160,11 @@ static void add_bind_option(struct container *c, char *spec)
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
+        /* Not the whole new root (that is -r), and short enough not to be cut (PATH_MAX). */
+        if (dst[strspn(dst, "/")] == '\0')
+                error(125, 0, "invalid --bind destination '%s': that is the whole root", dst);
+        if (strlen(dst) >= PATH_MAX)
+                error(125, 0, "invalid --bind destination: longer than PATH_MAX (%d)", PATH_MAX);
         b->src = realpath(spec, NULL);
         if (!b->src)
                 error(125, errno, "bind source %s", spec);
@@ -184,6 +189,9 @@ static double parse_number(const char *option, const char *arg, enum number kind
 
         errno = 0;
         n = strtod(arg, &end);
+        /* Digits and a point only: strtod(3) also takes spaces, hex, exponents and "inf". */
+        if (end != arg + strspn(arg, "0123456789."))
+                error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
         suffix = kind == BYTES && *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
         if (suffix) {
                 n *= (double)(1LL << (10 * (suffix - suffixes + 1)));
@@ -237,6 +245,9 @@ static void parse_options(struct container *c, int argc, char **argv)
                 case 'c':
                         c->cpu_quota =
                             (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
+                        if (c->cpu_quota < 1000) /* the kernel's smallest quota (sched-bwc.rst) */
+                                error(125, 0, "invalid --cpus '%s': expected at least 0.01",
+                                      optarg);
                         break;
                 case ':':
                         error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);

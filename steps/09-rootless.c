@@ -169,6 +169,11 @@ static void add_bind_option(struct container *c, char *spec)
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
+        /* Not the whole new root (that is -r), and short enough not to be cut (PATH_MAX). */
+        if (dst[strspn(dst, "/")] == '\0')
+                error(125, 0, "invalid --bind destination '%s': that is the whole root", dst);
+        if (strlen(dst) >= PATH_MAX)
+                error(125, 0, "invalid --bind destination: longer than PATH_MAX (%d)", PATH_MAX);
         b->src = realpath(spec, NULL);
         if (!b->src)
                 error(125, errno, "bind source %s", spec);
@@ -193,6 +198,9 @@ static double parse_number(const char *option, const char *arg, enum number kind
 
         errno = 0;
         n = strtod(arg, &end);
+        /* Digits and a point only: strtod(3) also takes spaces, hex, exponents and "inf". */
+        if (end != arg + strspn(arg, "0123456789."))
+                error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
         suffix = kind == BYTES && *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
         if (suffix) {
                 n *= (double)(1LL << (10 * (suffix - suffixes + 1)));
@@ -250,6 +258,9 @@ static void parse_options(struct container *c, int argc, char **argv)
                 case 'c':
                         c->cpu_quota =
                             (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
+                        if (c->cpu_quota < 1000) /* the kernel's smallest quota (sched-bwc.rst) */
+                                error(125, 0, "invalid --cpus '%s': expected at least 0.01",
+                                      optarg);
                         c->limit_option = "--cpus";
                         break;
                 case ':':
@@ -974,16 +985,18 @@ static void remove_cgroup(void)
                 usleep(10000);
 }
 
-/* The first line of FILE (at most SIZE bytes) into TEXT, without its newline; "" if none. */
-static void read_line(const char *file, char *text, int size)
+/* All of FILE (at most SIZE - 1 bytes) into TEXT, without its last newline; "" if none. A
+ * check of cgroup.procs must see every line, not the first. */
+static void read_text(const char *file, char *text, int size)
 {
         FILE *f = fopen(file, "re");
+        size_t n = f ? fread(text, 1, size - 1, f) : 0;
 
-        if (!f || !fgets(text, size, f))
-                text[0] = '\0';
         if (f)
                 fclose(f);
-        text[strcspn(text, "\n")] = '\0';
+        text[n] = '\0';
+        if (n > 0 && text[n - 1] == '\n')
+                text[n - 1] = '\0';
 }
 
 /* cgroup-v2.rst, "Delegation": a user may manage a cgroup whose directory, cgroup.procs and
@@ -1008,15 +1021,19 @@ static void create_cgroup(struct container *c)
                 no_cgroup(c, "this host has cgroup v1, which is never delegated to a user");
                 return;
         }
-        read_line("/proc/self/cgroup", text, sizeof(text)); /* "0::/user.slice/..." */
+        read_text("/proc/self/cgroup", text, sizeof(text)); /* "0::/user.slice/..." */
+        if (strncmp(text, "0::/", 4) != 0 || strchr(text, '\n')) {
+                no_cgroup(c, "/proc/self/cgroup is not the one line of a cgroup v2 host");
+                return;
+        }
         snprintf(own, sizeof(own), "/sys/fs/cgroup%s", strcmp(text + 3, "/") ? text + 3 : "");
         snprintf(path, sizeof(path), "%s/cgroup.subtree_control", own);
-        if (strncmp(text, "0::/", 4) != 0 || access(own, W_OK) < 0 || access(path, W_OK) < 0) {
+        if (access(own, W_OK) < 0 || access(path, W_OK) < 0) {
                 no_cgroup(c, "your cgroup is not delegated to you (not yours to write)");
                 return;
         }
         snprintf(path, sizeof(path), "%s/cgroup.controllers", own);
-        read_line(path, text, sizeof(text));
+        read_text(path, text, sizeof(text));
         if (!strstr(text, "memory") || !strstr(text, "pids") ||
             (c->cpu_quota && !strstr(text, "cpu"))) {
                 no_cgroup(c, "your cgroup has not been given the memory, pids and cpu controllers");
@@ -1025,7 +1042,7 @@ static void create_cgroup(struct container *c)
         if (strstr(text, "cpu"))
                 controllers = "+memory +pids +cpu";
         snprintf(path, sizeof(path), "%s/cgroup.procs", own);
-        read_line(path, text, sizeof(text));
+        read_text(path, text, sizeof(text)); /* our PID alone, or a longer text */
         if (strcmp(text, pid) != 0) {
                 no_cgroup(c, "other processes share your cgroup, and a cgroup that hands on "
                              "controllers may hold none");

@@ -28,6 +28,7 @@ teardown() { step_teardown; }
 @test "03-pid: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "03-pid: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "03-pid: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "03-pid: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "03-pid: [contract] with -o the rootfs directory is never changed" { check_overlay; }
 @test "03-pid: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 

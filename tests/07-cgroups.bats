@@ -24,7 +24,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: [feature] with --memory 32M a memory hog is killed and the program returns 137" { check_memory_limit_kills; }
 @test "07-cgroups: [feature] with --cpus 0.2 a 2-second busy loop gets at most 0.6 s of CPU time" { check_cpu_limit; }
 @test "07-cgroups: [contract] bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }
-@test "07-cgroups: [contract] a limit the kernel rejects (--cpus 0.001) exits 125 and leaves no cgroup" { check_kernel_rejected_limit; }
+@test "07-cgroups: [contract] --cpus below 0.01, the kernel's smallest quota, exits 125 and leaves no cgroup" { check_cpu_below_smallest_quota; }
 
 # --- the network (06-net)
 @test "07-cgroups: [earlier] ip a shows lo up and eth0 with 10.200.S.2/30, ip route the default route via 10.200.S.1" { check_own_network; }
@@ -67,6 +67,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "07-cgroups: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "07-cgroups: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "07-cgroups: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "07-cgroups: [contract] with -o the rootfs directory is never changed" { check_overlay; }
 @test "07-cgroups: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 

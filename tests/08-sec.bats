@@ -37,7 +37,7 @@ teardown() { step_teardown; }
 @test "08-sec: [earlier] with --memory 32M a memory hog is killed and the program returns 137" { check_memory_limit_kills; }
 @test "08-sec: [earlier] with --cpus 0.2 a 2-second busy loop gets at most 0.6 s of CPU time" { check_cpu_limit; }
 @test "08-sec: [contract] bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }
-@test "08-sec: [contract] a limit the kernel rejects (--cpus 0.001) exits 125 and leaves no cgroup" { check_kernel_rejected_limit; }
+@test "08-sec: [contract] --cpus below 0.01, the kernel's smallest quota, exits 125 and leaves no cgroup" { check_cpu_below_smallest_quota; }
 
 # --- the network (06-net)
 @test "08-sec: [earlier] ip a shows lo up and eth0 with 10.200.S.2/30, ip route the default route via 10.200.S.1" { check_own_network; }
@@ -80,6 +80,7 @@ teardown() { step_teardown; }
 @test "08-sec: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "08-sec: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
 @test "08-sec: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "08-sec: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "08-sec: [contract] with -o the rootfs directory is never changed" { check_overlay; }
 @test "08-sec: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 

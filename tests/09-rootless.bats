@@ -33,6 +33,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [feature] no veth appears on the host, and no process of the user is left after exit" { check_rootless_no_host_veth; }
 @test "09-rootless: [feature] without a delegated cgroup: -v says no limits; explicit -m, -p, -c exit 125 naming systemd-run" { check_rootless_cgroup_not_delegated; }
 @test "09-rootless: [feature] in a delegated cgroup v2: cntlab/<PID> below it with the default limits, gone after" { check_rootless_delegated_cgroup; }
+@test "09-rootless: [feature] in a delegated cgroup v2 shared with another process: no cntlab/ there, and -v says why" { check_rootless_delegated_cgroup_shared; }
 @test "09-rootless: [feature] in a delegated cgroup v2: with --pids 20 a fork loop cannot exceed 20 tasks" { check_rootless_delegated_pids; }
 @test "09-rootless: [feature] in a delegated cgroup v2: with --memory 32M a memory hog is killed (137)" { check_rootless_delegated_memory; }
 @test "09-rootless: [feature] with clone3 failing ENOSYS the container still starts (in its cgroup when delegated)" { check_rootless_without_clone3; }
@@ -91,10 +92,12 @@ teardown() { step_teardown; }
 @test "09-rootless: [contract] -- ends the options" { check_double_dash; }
 @test "09-rootless: [contract] a 65-character hostname is refused with 125" { check_hostname_too_long; }
 @test "09-rootless: [contract] bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }
+@test "09-rootless: [contract] --cpus below 0.01, the kernel's smallest quota, exits 125 and leaves no cgroup" { check_cpu_below_smallest_quota; }
 @test "09-rootless: [contract] a missing rootfs exits 125 and names it" { check_missing_rootfs; }
 @test "09-rootless: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
 @test "09-rootless: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "09-rootless: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "09-rootless: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "09-rootless: [contract] with -o the rootfs directory is never changed" { check_overlay; }
 @test "09-rootless: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 

@@ -1037,6 +1037,23 @@ check_overlay() {
 	fi
 }
 
+# A bind DST of / would cover the whole new root, and one longer than PATH_MAX
+# would be cut short, silently, into another path: both are refused.
+check_bind_bad_destination() {
+	local long dst
+	make_bind_source
+	long=/cntlab-long-$$$(printf '/a%.0s' {1..2100}) # 4200 characters of short names
+	for dst in / "$long"; do
+		run_in -b "$BIND_SRC:$dst" true
+		expect_setup_error "-b SRC:DST with DST '${dst:0:40}' (${#dst} characters)"
+	done
+	if [[ -e $ROOTFS/cntlab-long-$$ ]]; then
+		rm -rf "${ROOTFS:?}/cntlab-long-$$"
+		flunk "$STEP: a bind destination longer than PATH_MAX should be refused before anything is made; the program" \
+			"  created /cntlab-long-$$ in the rootfs (the test removed it): it cut DST short and went on."
+	fi
+}
+
 # A descriptor the caller left open on a host directory must not cross into the
 # container: through it COMMAND would reach the host's files (runc's CVE-2024-21626).
 check_only_std_fds_cross() {
