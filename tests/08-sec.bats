@@ -22,6 +22,7 @@ teardown() { step_teardown; }
 @test "08-sec: [feature] unshare -U fails with Operation not permitted (seccomp)" { check_unshare_denied; }
 @test "08-sec: [feature] mount -t tmpfs fails with Operation not permitted" { check_mount_denied; }
 @test "08-sec: [feature] chmod u+s and g+s fail with Operation not permitted; chmod 644 works" { check_setuid_chmod_denied; }
+@test "08-sec: [feature] io_uring is denied, and personality works only with Docker's five values" { check_io_uring_and_personality_denied; }
 @test "08-sec: [feature] /proc/kcore, /proc/timer_list and the other sensitive /proc files yield nothing" { check_proc_masked; }
 @test "08-sec: [feature] writing /proc/sys/kernel/hostname fails: /proc/sys is read-only" { check_proc_sys_read_only; }
 @test "08-sec: [feature] /sys is read-only and /sys/firmware is empty" { check_sys_read_only; }

@@ -45,6 +45,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [earlier] unshare -U fails with Operation not permitted (seccomp)" { check_unshare_denied; }
 @test "09-rootless: [earlier] mount -t tmpfs fails with Operation not permitted" { check_mount_denied; }
 @test "09-rootless: [earlier] chmod u+s and g+s fail with Operation not permitted; chmod 644 works" { check_setuid_chmod_denied; }
+@test "09-rootless: [earlier] io_uring is denied, and personality works only with Docker's five values" { check_io_uring_and_personality_denied; }
 @test "09-rootless: [earlier] /proc/kcore, /proc/timer_list and the other sensitive /proc files yield nothing" { check_proc_masked; }
 @test "09-rootless: [earlier] writing /proc/sys/kernel/hostname fails: /proc/sys is read-only" { check_proc_sys_read_only; }
 @test "09-rootless: [earlier] /sys is read-only and /sys/firmware is empty" { check_sys_read_only; }

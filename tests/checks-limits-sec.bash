@@ -486,6 +486,27 @@ check_setuid_chmod_denied() {
 	fi
 }
 
+# try_call_helper: the static helper tests/try-call.c, bound into the container at /try-call.
+try_call_helper() {
+	TRY_CALL=$ROOT/build/try-call
+	[[ -x $TRY_CALL ]] || flunk "$STEP: the test helper $TRY_CALL is missing: run make build/try-call (or make test)."
+}
+
+# Docker's default seccomp profile (moby, profiles/seccomp/default.json) denies io_uring
+# since 25.0 and allows personality(2) only with 0x0, 0x8, 0x20000, 0x20008 and 0xffffffff.
+check_io_uring_and_personality_denied() {
+	try_call_helper
+	run_in -o -b "$TRY_CALL:/try-call:ro" sh -c '/try-call io_uring; /try-call personality 40000
+		/try-call personality 8; /try-call personality ffffffff'
+	if [[ ${lines[*]-} != "Operation not permitted Operation not permitted ok ok" ]]; then
+		flunk "$STEP: inside, io_uring_setup and personality(ADDR_NO_RANDOMIZE, 0x40000) should fail with 'Operation" \
+			"  not permitted' (EPERM), and personality(PER_LINUX32, 8) and personality(0xffffffff), which only asks, should" \
+			"  work; the four calls answered: ${lines[*]-}. io_uring makes system calls the filter does not see, and" \
+			"  other personas turn off address randomisation: deny io_uring_setup, io_uring_enter and io_uring_register," \
+			"  and let personality through only with Docker's five values (docs/08-sec.md)."
+	fi
+}
+
 check_proc_masked() {
 	# shellcheck disable=SC2016 # $f is for the sh inside
 	local script='for f in kcore keys timer_list sched_debug latency_stats; do
