@@ -519,14 +519,17 @@ static void mount_binds(struct container *c)
         }
 }
 
-/* What runc and crun hide: the host's kernel memory, keys and timers under /dev/null, its
- * hardware under an empty tmpfs, and what would let root inside tune the host's kernel
+/* Docker's masked paths (moby's oci/defaults.go): the host's kernel memory, keys, timers and
+ * interrupts under /dev/null, its hardware under an empty tmpfs, with powercap's energy
+ * counters (PLATYPUS, CVE-2020-8694); and what would let root inside tune the host's kernel
  * (/proc/sys, sysrq, irq) read-only. Paths this kernel lacks are skipped. */
 static void mask_paths(void)
 {
-        static const char *const hidden_files[] = {"proc/kcore", "proc/keys", "proc/timer_list",
-                                                   "proc/sched_debug", "proc/latency_stats"};
-        static const char *const hidden_dirs[] = {"proc/acpi", "proc/scsi", "sys/firmware"};
+        static const char *const hidden_files[] = {
+            "proc/kcore",       "proc/keys",          "proc/timer_list", "proc/timer_stats",
+            "proc/sched_debug", "proc/latency_stats", "proc/interrupts"};
+        static const char *const hidden_dirs[] = {"proc/acpi", "proc/asound", "proc/scsi",
+                                                  "sys/firmware", "sys/devices/virtual/powercap"};
         static const char *const read_only[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq",
                                                 "proc/bus", "proc/fs"};
 

@@ -10,7 +10,7 @@ load helpers
 # From 06-net on the container also has sysfs on /sys; 08-sec masks paths of /proc and
 # /sys with mounts of their own.
 # shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
-EXTRA_MOUNTS_RE='^/(sys(/firmware)?|proc/(kcore|keys|timer_list|sched_debug|latency_stats|acpi|scsi|sys|sysrq-trigger|irq|bus|fs))$'
+EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup() { step_setup 08-sec; }
 teardown() { step_teardown; }

@@ -509,9 +509,9 @@ check_io_uring_and_personality_denied() {
 
 check_proc_masked() {
 	# shellcheck disable=SC2016 # $f is for the sh inside
-	local script='for f in kcore keys timer_list sched_debug latency_stats; do
+	local script='for f in kcore keys timer_list timer_stats sched_debug latency_stats interrupts; do
 		if [ -e /proc/$f ]; then echo "$f $(head -c 1 /proc/$f 2>/dev/null | wc -c)"; fi; done
-		for d in acpi scsi; do if [ -d /proc/$d ]; then echo "$d/ $(ls -A /proc/$d | wc -l)"; fi; done
+		for d in acpi asound scsi; do if [ -d /proc/$d ]; then echo "$d/ $(ls -A /proc/$d | wc -l)"; fi; done
 		echo --; cat /proc/self/mountinfo'
 	local line name count seen=0 mounts
 	local -a bad=()
@@ -535,9 +535,10 @@ check_proc_masked() {
 		bad+=("  /proc/kcore is missing inside, but the host has it: mask it, don't remove it")
 	fi
 	if ((${#bad[@]} > 0)); then
-		flunk "$STEP: the files of /proc that show the host's kernel memory, keys and timers should yield nothing:" "${bad[@]}" \
-			"  Mask each that exists: bind-mount /dev/null over kcore, keys, timer_list, sched_debug, latency_stats, and an" \
-			"  empty read-only tmpfs over the directories acpi and scsi, as runc does (08-sec)."
+		flunk "$STEP: the files of /proc that show the host's kernel memory, keys, timers and interrupts should yield nothing:" "${bad[@]}" \
+			"  Mask each that exists, as Docker does: bind-mount /dev/null over kcore, keys, timer_list, timer_stats," \
+			"  sched_debug, latency_stats and interrupts, and an empty read-only tmpfs over the directories acpi, asound and" \
+			"  scsi (docs/08-sec.md, mask_paths())."
 	fi
 	if ((seen == 0)); then
 		flunk "$STEP: this kernel has none of /proc/kcore, keys, timer_list, sched_debug, latency_stats inside:" \
