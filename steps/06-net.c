@@ -430,18 +430,30 @@ static void mount_on_fd(const char *src, int fd, const char *dst, unsigned long 
         close(fd);
 }
 
-/* Bind SRC at DST below the new root; read-only takes a second call, a remount of the
- * new mount, which is on top of DST now and so is opened anew. */
+/* Bind SRC at DST below the new root; read-only takes a second call on the new mount, which
+ * is on top of DST now and so is opened anew. mount_setattr(2) with AT_RECURSIVE (Linux 5.12)
+ * makes it and every mount below it read-only; a remount, all an older kernel has, only the
+ * top one, and -v says so. */
 static void bind_mount(const char *src, const char *dst, int read_only)
 {
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
         struct stat st;
+        int fd;
 
         if (stat(src, &st) < 0)
                 error(125, errno, "bind source %s", src);
         mount_on_fd(src, open_in_root(dst, S_ISDIR(st.st_mode)), dst, MS_BIND | MS_REC);
-        if (read_only)
-                mount_on_fd(NULL, open_in_root(dst, S_ISDIR(st.st_mode)), dst,
-                            MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
+        if (!read_only)
+                return;
+        fd = open_in_root(dst, S_ISDIR(st.st_mode));
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) == 0) {
+                close(fd);
+        } else if (errno == ENOSYS) {
+                say("no mount_setattr (Linux 5.12): mounts below %s stay writable", dst);
+                mount_on_fd(NULL, fd, dst, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
+        } else {
+                error(125, errno, "mount_setattr %s read-only", dst);
+        }
 }
 
 static void mount_binds(struct container *c)

@@ -66,6 +66,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
 @test "07-cgroups: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "07-cgroups: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "07-cgroups: [contract] -b SRC:DST:ro makes the mounts below SRC read-only too" { check_bind_ro_recursive; }
 @test "07-cgroups: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
 @test "07-cgroups: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "07-cgroups: [contract] with -o the rootfs directory is never changed" { check_overlay; }

@@ -98,6 +98,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
 @test "09-rootless: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "09-rootless: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "09-rootless: [contract] -b SRC:DST:ro makes the mounts below SRC read-only too" { check_bind_ro_recursive; }
 @test "09-rootless: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "09-rootless: [contract] with -o the rootfs directory is never changed" { check_overlay; }
 @test "09-rootless: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }

@@ -998,6 +998,23 @@ check_bind_ro() {
 	fi
 }
 
+# :ro reaches every mount below SRC too, as with Docker 25+: a remount of the bind
+# alone (MS_REMOUNT|MS_RDONLY) makes only its top read-only.
+check_bind_ro_recursive() {
+	if ((EUID != 0)); then skip "needs root to mount a tmpfs below the bind source on the host"; fi
+	make_bind_source
+	mkdir "$BIND_SRC/sub"
+	mount -t tmpfs -o mode=777,size=64k cntlab-nested "$BIND_SRC/sub"
+	at_teardown umount "$BIND_SRC/sub"
+	run_in -b "$BIND_SRC:$BIND_DST:ro" sh -c "if echo x >$BIND_DST/sub/new; then echo nested-write-worked; fi
+		grep -c ' $BIND_DST/sub ' /proc/self/mountinfo"
+	if [[ $output == *nested-write-worked* || -e $BIND_SRC/sub/new || ${lines[-1]-} != 1 ]]; then
+		flunk "$STEP: with -b SRC:DST:ro, a mount below SRC (here a tmpfs on SRC/sub) should be read-only inside too:" \
+			"  writing $BIND_DST/sub/new should fail. A remount reaches only the top mount of the bind; mount_setattr(2)" \
+			"  with AT_RECURSIVE and MOUNT_ATTR_RDONLY (Linux 5.12) reaches them all (docs/02-mnt.md, Bind mounts)."
+	fi
+}
+
 # A DST missing from the rootfs is created there (the contract allows it), and must
 # belong to the rootfs's owner like everything else in it: from 05-user on, a user
 # namespace maps that one owner to root and shows anyone else's files as nobody's.
