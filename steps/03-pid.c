@@ -36,6 +36,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "watchdog.h"
+
 static char step[] = "03-pid"; /* error(3) and usage() print it */
 
 enum { MAX_BINDS = 16 };
@@ -423,20 +425,13 @@ static void set_environment(void)
         free(term);
 }
 
-/* Nothing of the caller's but stdin, stdout and stderr may cross into the container: a
- * descriptor left open on a host directory leads COMMAND out of the new root through
- * openat(2) or /proc/self/fd (runc's CVE-2024-21626). close_range(2) with
- * CLOSE_RANGE_CLOEXEC (Linux 5.11) marks every other one close-on-exec: execve closes them. */
-static void close_other_fds(void)
-{
-        say("mark every descriptor above 2 close-on-exec");
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                error(125, errno, "close_range");
-}
-
 /* execvp(3) searches PATH; as in shells, 127 means "not found" and 126 "cannot run". */
 static void exec_command(struct container *c)
 {
+        /* No descriptor but 0, 1 and 2 crosses: one left open on a host directory leads out
+         * of the new root (runc's CVE-2024-21626). The rest close on exec (Linux 5.11). */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                error(125, errno, "close_range");
         say("exec %s", c->argv[0]);
         execvp(c->argv[0], c->argv);
         error(errno == ENOENT ? 127 : 126, errno, "exec %s", c->argv[0]);
@@ -454,7 +449,6 @@ __attribute__((noreturn)) static void container_main(struct container *c)
         set_hostname(c);
         enter_rootfs(c);
         set_environment();
-        close_other_fds();
         exec_command(c);
         exit(125); /* not reached: exec_command() execs or exits */
 }
@@ -487,6 +481,10 @@ static void start_container(struct container *c)
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
+        /* The container dies with us however we die, whatever COMMAND does: lib/watchdog.h. */
+        say("fork a watchdog that kills the container when we are gone");
+        if (watchdog_start(c->pid) < 0 && errno != ENOSYS) /* no pidfd: valgrind 3.19 */
+                error(125, errno, "start the watchdog");
 }
 
 /* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still

@@ -103,6 +103,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
 @test "07-cgroups: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
 @test "07-cgroups: [contract] SIGKILL to the program kills the container within 2 s; the next run removes its cgroup" { check_sigkill_kills_container; }
+@test "07-cgroups: [contract] SIGKILL to the program kills the container within 2 s even after COMMAND changed its user IDs" { check_dies_with_program_after_setuid; }
 @test "07-cgroups: [contract] a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
 @test "07-cgroups: [earlier] a host end name cnt<PID> already taken exits 125 and leaves nothing" { check_address_taken; }
 @test "07-cgroups: [contract] the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }

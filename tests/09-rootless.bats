@@ -114,6 +114,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
 @test "09-rootless: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
 @test "09-rootless: [contract] SIGKILL to the program kills the container within 2 s" { check_sigkill_kills_container; }
+@test "09-rootless: [contract] SIGKILL to the program kills the container within 2 s even after COMMAND changed its user IDs" { check_dies_with_program_after_setuid; }
 @test "09-rootless: [contract] SIGKILL to the program leaves no process of the user (slirp4netns goes too)" { check_rootless_killed_leaves_no_helper; }
 @test "09-rootless: [contract] a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
 @test "09-rootless: [contract] nothing is left on the host after the container exits" { check_nothing_left_behind; }

@@ -751,6 +751,38 @@ check_sigkill_kills_container() {
 	check_nothing_leaked "after SIGKILL to the program"
 }
 
+# The kernel clears PR_SET_PDEATHSIG when a process changes its user IDs (prctl(2)),
+# as su, setpriv and su-exec do: the container must die with the program all the same.
+check_dies_with_program_after_setuid() {
+	local left deadline
+	local -a procs args
+	try_call_helper
+	args=("$TRY_CALL")
+	if ((STEP_NO >= 2)); then args=(-o -b "$TRY_CALL:/try-call:ro" /try-call); fi
+	cnt_background "${args[@]}" setuid-sleep 1 1000
+	wait_for_command try-call
+	deadline=$((SECONDS + 5))
+	until grep -q . "$BG_OUT" || ((SECONDS > deadline)); do sleep 0.1; done
+	if [[ $(cat "$BG_OUT") != ok ]]; then
+		bg_show
+		flunk "$STEP: the test's COMMAND, try-call setuid-sleep, should have changed its user IDs to 1 and said ok."
+	fi
+	mapfile -t procs < <(descendants "$SUP")
+	kill -KILL "$SUP"
+	bg_wait
+	if ! left=$(wait_gone 2000 "${procs[@]}"); then
+		for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+		flunk "$STEP: when the program is killed by SIGKILL, its container must die with it within 2 s, also after COMMAND" \
+			"  changed its user IDs (setresuid(1, 1, 1), as su and setpriv do). These still ran: $left (the test killed them)." \
+			"  The kernel clears PR_SET_PDEATHSIG on such a change (prctl(2)), so the container needs a tie of the program's:" \
+			"  a watchdog process holding a pidfd of the container that kills it when the program is gone, and exits then" \
+			"  too (lib/watchdog.h, docs/01-uts.md)."
+	fi
+	if ((STEP_NO >= 6)); then wait_link_gone 3 "cnt$SUP" || true; fi
+	if ((STEP_NO >= 7)); then run_in true; fi # a killed program's cgroup goes at the next run
+	check_nothing_leaked "after SIGKILL to the program of a COMMAND that changed its user IDs"
+}
+
 check_setup_failure_without_proc() {
 	if ((STEP_NO < 2)); then skip "$STEP has no root filesystem: it comes in 02-mnt"; fi
 	local copy before added

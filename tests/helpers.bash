@@ -1087,7 +1087,7 @@ check_only_std_fds_cross() {
 			"  (and the 3 that ls opens itself): ls /proc/self/fd should print '0 1 2 3'. It printed '${lines[0]-}'" \
 			"  and cat /proc/self/fd/7/secret printed '${lines[1]-}'. A leaked descriptor leads COMMAND out of its" \
 			"  root (runc's CVE-2024-21626): mark every descriptor above 2 close-on-exec before execve," \
-			"  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) (docs/02-mnt.md, close_other_fds())."
+			"  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) (docs/02-mnt.md, Descriptors)."
 	fi
 }
 
