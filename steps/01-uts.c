@@ -184,8 +184,7 @@ static void start_container(struct container *c)
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
-        /* The container dies with us however we die, whatever COMMAND does: lib/watchdog.h. */
-        say("fork a watchdog that kills the container when we are gone");
+        say("fork a watchdog that kills the container once we are gone, however we die");
         if (watchdog_start(c->pid) < 0 && errno != ENOSYS) /* no pidfd: valgrind 3.19 */
                 error(125, errno, "start the watchdog");
 }

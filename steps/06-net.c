@@ -146,11 +146,9 @@ static void add_bind_option(struct container *c, char *spec)
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
-        /* Not the whole new root (that is -r), and short enough not to be cut (PATH_MAX). */
-        if (dst[strspn(dst, "/")] == '\0')
-                error(125, 0, "invalid --bind destination '%s': that is the whole root", dst);
-        if (strlen(dst) >= PATH_MAX)
-                error(125, 0, "invalid --bind destination: longer than PATH_MAX (%d)", PATH_MAX);
+        /* Not the whole new root (that is -r), nor so long that it would be cut short. */
+        if (dst[strspn(dst, "/")] == '\0' || strlen(dst) >= PATH_MAX)
+                error(125, 0, "invalid --bind destination '%.40s': / or over PATH_MAX", dst);
         b->src = realpath(spec, NULL);
         if (!b->src)
                 error(125, errno, "bind source %s", spec);
@@ -615,8 +613,7 @@ static void start_container(struct container *c)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
         sync_as_parent(&c->sync);
-        /* The container dies with us however we die, whatever COMMAND does: lib/watchdog.h. */
-        say("fork a watchdog that kills the container when we are gone");
+        say("fork a watchdog that kills the container once we are gone, however we die");
         if (watchdog_start(c->pid) < 0 && errno != ENOSYS) /* no pidfd: valgrind 3.19 */
                 error(125, errno, "start the watchdog");
 }

@@ -161,11 +161,9 @@ static void add_bind_option(struct container *c, char *spec)
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
-        /* Not the whole new root (that is -r), and short enough not to be cut (PATH_MAX). */
-        if (dst[strspn(dst, "/")] == '\0')
-                error(125, 0, "invalid --bind destination '%s': that is the whole root", dst);
-        if (strlen(dst) >= PATH_MAX)
-                error(125, 0, "invalid --bind destination: longer than PATH_MAX (%d)", PATH_MAX);
+        /* Not the whole new root (that is -r), nor so long that it would be cut short. */
+        if (dst[strspn(dst, "/")] == '\0' || strlen(dst) >= PATH_MAX)
+                error(125, 0, "invalid --bind destination '%.40s': / or over PATH_MAX", dst);
         b->src = realpath(spec, NULL);
         if (!b->src)
                 error(125, errno, "bind source %s", spec);
@@ -190,16 +188,14 @@ static double parse_number(const char *option, const char *arg, enum number kind
 
         errno = 0;
         n = strtod(arg, &end);
-        /* Digits and a point only: strtod(3) also takes spaces, hex, exponents and "inf". */
-        if (end != arg + strspn(arg, "0123456789."))
-                error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
         suffix = kind == BYTES && *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
         if (suffix) {
                 n *= (double)(1LL << (10 * (suffix - suffixes + 1)));
                 end++;
         }
-        if (errno || end == arg || *end || !(n > 0 && n <= max) ||
-            (kind != FRACTION && n != (double)(long long)n))
+        /* Digits, a point and K, M, G only: strtod(3) would take spaces, hex and exponents. */
+        if (errno || end == arg || *end || arg[strspn(arg, "0123456789.KMGkmg")] ||
+            !(n > 0 && n <= max) || (kind != FRACTION && n != (double)(long long)n))
                 error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
         return n;
 }
@@ -247,8 +243,7 @@ static void parse_options(struct container *c, int argc, char **argv)
                         c->cpu_quota =
                             (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
                         if (c->cpu_quota < 1000) /* the kernel's smallest quota (sched-bwc.rst) */
-                                error(125, 0, "invalid --cpus '%s': expected at least 0.01",
-                                      optarg);
+                                error(125, 0, "invalid --cpus '%s': at least 0.01", optarg);
                         break;
                 case ':':
                         error(125, 0, "option %s needs a value: see --help", argv[optind - 1]);
@@ -862,8 +857,7 @@ static void start_container(struct container *c)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
         sync_as_parent(&c->sync);
-        /* The container dies with us however we die, whatever COMMAND does: lib/watchdog.h. */
-        say("fork a watchdog that kills the container when we are gone");
+        say("fork a watchdog that kills the container once we are gone, however we die");
         if (watchdog_start(c->pid) < 0 && errno != ENOSYS) /* no pidfd: valgrind 3.19 */
                 error(125, errno, "start the watchdog");
 }

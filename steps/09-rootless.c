@@ -170,11 +170,9 @@ static void add_bind_option(struct container *c, char *spec)
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
-        /* Not the whole new root (that is -r), and short enough not to be cut (PATH_MAX). */
-        if (dst[strspn(dst, "/")] == '\0')
-                error(125, 0, "invalid --bind destination '%s': that is the whole root", dst);
-        if (strlen(dst) >= PATH_MAX)
-                error(125, 0, "invalid --bind destination: longer than PATH_MAX (%d)", PATH_MAX);
+        /* Not the whole new root (that is -r), nor so long that it would be cut short. */
+        if (dst[strspn(dst, "/")] == '\0' || strlen(dst) >= PATH_MAX)
+                error(125, 0, "invalid --bind destination '%.40s': / or over PATH_MAX", dst);
         b->src = realpath(spec, NULL);
         if (!b->src)
                 error(125, errno, "bind source %s", spec);
@@ -199,16 +197,14 @@ static double parse_number(const char *option, const char *arg, enum number kind
 
         errno = 0;
         n = strtod(arg, &end);
-        /* Digits and a point only: strtod(3) also takes spaces, hex, exponents and "inf". */
-        if (end != arg + strspn(arg, "0123456789."))
-                error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
         suffix = kind == BYTES && *end ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
         if (suffix) {
                 n *= (double)(1LL << (10 * (suffix - suffixes + 1)));
                 end++;
         }
-        if (errno || end == arg || *end || !(n > 0 && n <= max) ||
-            (kind != FRACTION && n != (double)(long long)n))
+        /* Digits, a point and K, M, G only: strtod(3) would take spaces, hex and exponents. */
+        if (errno || end == arg || *end || arg[strspn(arg, "0123456789.KMGkmg")] ||
+            !(n > 0 && n <= max) || (kind != FRACTION && n != (double)(long long)n))
                 error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
         return n;
 }
@@ -260,8 +256,7 @@ static void parse_options(struct container *c, int argc, char **argv)
                         c->cpu_quota =
                             (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
                         if (c->cpu_quota < 1000) /* the kernel's smallest quota (sched-bwc.rst) */
-                                error(125, 0, "invalid --cpus '%s': expected at least 0.01",
-                                      optarg);
+                                error(125, 0, "invalid --cpus '%s': at least 0.01", optarg);
                         c->limit_option = "--cpus";
                         break;
                 case ':':
@@ -561,9 +556,8 @@ static void mount_binds(struct container *c)
 }
 
 /* Docker's masked paths (moby's oci/defaults.go): the host's kernel memory, keys, timers and
- * interrupts under /dev/null, its hardware under an empty tmpfs, with powercap's energy
- * counters (PLATYPUS, CVE-2020-8694); and what would let root inside tune the host's kernel
- * (/proc/sys, sysrq, irq) read-only. Paths this kernel lacks are skipped. */
+ * interrupts under /dev/null, its hardware and power counters (PLATYPUS, CVE-2020-8694) under
+ * an empty tmpfs, and /proc/sys, sysrq, irq read-only. Paths this kernel lacks are skipped. */
 static void mask_paths(void)
 {
         static const char *const hidden_files[] = {
@@ -640,13 +634,11 @@ static void set_environment(void)
 /* capabilities(7): keep Docker's default 14 and nothing else, in the bounding set (so no
  * later execve can regain the rest), permitted and effective ("=ep" in cap_from_text(3));
  * inheritable and ambient empty. What the dropped ones would allow a container's root to do:
- *   SYS_ADMIN     mount, sethostname, setns and most of what namespaces guard
- *   NET_ADMIN     reconfigure the container's interfaces, routes and firewall
- *   SYS_PTRACE    read and write other processes' memory
- *   SYS_MODULE, SYS_RAWIO, SYS_BOOT, SYS_TIME  load kernel code, poke I/O ports,
- *                 reboot, set the clock: all of them act on the host, not a namespace
- *   DAC_READ_SEARCH  open_by_handle_at(2): open any host file by its handle
- *   the rest (IPC_LOCK, SYS_RESOURCE, SYSLOG, BPF, PERFMON, ...) reach host-wide state */
+ *   SYS_ADMIN mount, sethostname, setns and most of what namespaces guard; NET_ADMIN
+ *   reconfigure its interfaces, routes and firewall; SYS_PTRACE read and write other
+ *   processes' memory; SYS_MODULE, SYS_RAWIO, SYS_BOOT, SYS_TIME load kernel code, poke I/O
+ *   ports, reboot, set the clock, all on the host; DAC_READ_SEARCH open_by_handle_at(2) any
+ *   host file; the rest (IPC_LOCK, SYS_RESOURCE, SYSLOG, BPF, ...) reach host-wide state. */
 static void drop_capabilities(void)
 {
         cap_t keep =
@@ -669,9 +661,8 @@ static void drop_capabilities(void)
                 error(125, errno, "clear ambient capabilities");
 }
 
-/* Add "return EPERM" for SYSCALL; with a MASK, only when its argument ARG, masked with MASK,
- * equals VALUE. A name this libseccomp does not know (one newer than it, as fchmodat2 of
- * Linux 6.6) cannot be filtered: -v says so, rather than skip it in silence. */
+/* Add "return EPERM" for SYSCALL; with a MASK, only when argument ARG & MASK is VALUE. A name
+ * this libseccomp does not know cannot be filtered: -v says so, rather than skip it. */
 static void deny(scmp_filter_ctx ctx, const char *syscall, unsigned arg, unsigned mask,
                  unsigned value)
 {
@@ -685,8 +676,7 @@ static void deny(scmp_filter_ctx ctx, const char *syscall, unsigned arg, unsigne
 }
 
 /* seccomp(2) through libseccomp: allow everything but what could undo the isolation or reach
- * the host's kernel directly. Calls are named, so libseccomp picks this architecture's
- * numbers. */
+ * the host's kernel directly. Calls are named: libseccomp knows this architecture's numbers. */
 static void install_seccomp(void)
 {
         /* One row per reason; a row ends at its first NULL. */
@@ -727,16 +717,14 @@ static void install_seccomp(void)
                 error(125, 0, "seccomp: cannot add a rule for clone3");
         /* TIOCSTI types into the terminal's input: the container could type into the host shell. */
         deny(ctx, "ioctl", 1, 0xffffffffu, TIOCSTI);
-        /* No chmod to set-user-ID or set-group-ID: with no_new_privs such a file would raise no
-         * privileges in here, but would for whoever runs it on the host (docs/08-sec.md). */
+        /* No chmod to set-user-ID or set-group-ID: docs/08-sec.md says what that does not stop. */
         for (size_t i = 0; i < sizeof(chmods) / sizeof(chmods[0]); i++) {
                 deny(ctx, chmods[i], mode_arg[i], S_ISUID, S_ISUID);
                 deny(ctx, chmods[i], mode_arg[i], S_ISGID, S_ISGID);
         }
-        /* personality(2) with Docker's five values only: 0 (PER_LINUX), 8 (PER_LINUX32), either
-         * with 0x20000 (UNAME26), and 0xffffffff, which only asks; others turn address
-         * randomisation off. A rule compares an argument once, so "none of five" is one bit at
-         * a time: a bit but 3 and 17 set with bit 31 clear, or bit 31 set with another clear. */
+        /* personality(2) with Docker's five values only, 0, 8, 0x20000, 0x20008 and 0xffffffff
+         * (docs/08-sec.md). A rule compares an argument once, so "none of five" is one bit at a
+         * time: a bit but 3 and 17 set with bit 31 clear, or bit 31 set with another clear. */
         for (unsigned b = 0; b < 31; b++) {
                 if (b != 3 && b != 17)
                         deny(ctx, "personality", 0, 1u << 31 | 1u << b, 1u << b);
@@ -1155,8 +1143,7 @@ static void start_container(struct container *c)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
         sync_as_parent(&c->sync);
-        /* The container dies with us however we die, whatever COMMAND does: lib/watchdog.h. */
-        say("fork a watchdog that kills the container when we are gone");
+        say("fork a watchdog that kills the container once we are gone, however we die");
         if (watchdog_start(c->pid) < 0 && errno != ENOSYS) /* no pidfd: valgrind 3.19 */
                 error(125, errno, "start the watchdog");
 }
