@@ -77,6 +77,11 @@ bin build build/asan:
 build/no-clone3: tests/no-clone3.c | build
 	$(CC) $(CFLAGS) -o $@ $< $(LIBS)
 
+# A test helper: one system call inside a container (tests/try-call.c), static to run
+# in any rootfs.
+build/try-call: tests/try-call.c | build
+	$(CC) $(CFLAGS) -static -o $@ $<
+
 # make doctor's way to ask the kernel for a system call (tests/doctor-probe.c): libc only.
 build/doctor-probe: tests/doctor-probe.c | build
 	$(CC) $(CFLAGS) -o $@ $<
@@ -105,7 +110,7 @@ rootfs.user:
 	@[ -e rootfs.user/bin/sh ] || CNTLAB_UID_SHIFT=0 ./rootfs-fetch.sh rootfs.user
 
 # Targets that need the packages first build in a sub-make, after `deps` has run.
-BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-probe AS_ROOT=1
+BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/try-call build/doctor-probe AS_ROOT=1
 
 # 09 runs as you, in a rootfs of your own; the other steps as root. (In the recipe, not an
 # ifeq: $(step) is checked only when make runs this target, so STEP="07 08" is no error.)

@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "watchdog.h"
+
 static char step[] = "01-uts"; /* error(3) and usage() print it */
 
 /* Everything the supervisor knows about the one container it runs. */
@@ -182,6 +184,9 @@ static void start_container(struct container *c)
         if (c->pid == 0)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
+        say("fork a watchdog that kills the container once we are gone, however we die");
+        if (watchdog_start(c->pid) < 0 && errno != ENOSYS) /* no pidfd: valgrind 3.19 */
+                error(125, errno, "start the watchdog");
 }
 
 /* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still

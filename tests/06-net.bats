@@ -55,14 +55,18 @@ teardown() { step_teardown; }
 @test "06-net: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
 @test "06-net: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "06-net: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "06-net: [contract] -b SRC:DST:ro makes the mounts below SRC read-only too" { check_bind_ro_recursive; }
 @test "06-net: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "06-net: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "06-net: [contract] with -o the rootfs directory is never changed" { check_overlay; }
+@test "06-net: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 
 
 # --- the lifecycle: signals, a killed program, a failed setup
 @test "06-net: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
 @test "06-net: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
 @test "06-net: [contract] SIGKILL to the program kills the container within 2 s and leaves nothing" { check_sigkill_kills_container; }
+@test "06-net: [contract] SIGKILL to the program kills the container within 2 s even after COMMAND changed its user IDs" { check_dies_with_program_after_setuid; }
 @test "06-net: [contract] the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }
 @test "06-net: [feature] a host end name cnt<PID> already taken exits 125 and leaves nothing" { check_address_taken; }
 

@@ -24,7 +24,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: [feature] with --memory 32M a memory hog is killed and the program returns 137" { check_memory_limit_kills; }
 @test "07-cgroups: [feature] with --cpus 0.2 a 2-second busy loop gets at most 0.6 s of CPU time" { check_cpu_limit; }
 @test "07-cgroups: [contract] bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }
-@test "07-cgroups: [contract] a limit the kernel rejects (--cpus 0.001) exits 125 and leaves no cgroup" { check_kernel_rejected_limit; }
+@test "07-cgroups: [contract] --cpus below 0.01, the kernel's smallest quota, exits 125 and leaves no cgroup" { check_cpu_below_smallest_quota; }
 
 # --- the network (06-net)
 @test "07-cgroups: [earlier] ip a shows lo up and eth0 with 10.200.S.2/30, ip route the default route via 10.200.S.1" { check_own_network; }
@@ -66,8 +66,11 @@ teardown() { step_teardown; }
 @test "07-cgroups: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
 @test "07-cgroups: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "07-cgroups: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "07-cgroups: [contract] -b SRC:DST:ro makes the mounts below SRC read-only too" { check_bind_ro_recursive; }
 @test "07-cgroups: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "07-cgroups: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "07-cgroups: [contract] with -o the rootfs directory is never changed" { check_overlay; }
+@test "07-cgroups: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 
 # --- the hostname (01-uts)
 @test "07-cgroups: [earlier] the container has the hostname given with -n" { check_own_hostname; }
@@ -100,6 +103,7 @@ teardown() { step_teardown; }
 @test "07-cgroups: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
 @test "07-cgroups: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
 @test "07-cgroups: [contract] SIGKILL to the program kills the container within 2 s; the next run removes its cgroup" { check_sigkill_kills_container; }
+@test "07-cgroups: [contract] SIGKILL to the program kills the container within 2 s even after COMMAND changed its user IDs" { check_dies_with_program_after_setuid; }
 @test "07-cgroups: [contract] a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
 @test "07-cgroups: [earlier] a host end name cnt<PID> already taken exits 125 and leaves nothing" { check_address_taken; }
 @test "07-cgroups: [contract] the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }

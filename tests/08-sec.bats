@@ -10,7 +10,7 @@ load helpers
 # From 06-net on the container also has sysfs on /sys; 08-sec masks paths of /proc and
 # /sys with mounts of their own.
 # shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
-EXTRA_MOUNTS_RE='^/(sys(/firmware)?|proc/(kcore|keys|timer_list|sched_debug|latency_stats|acpi|scsi|sys|sysrq-trigger|irq|bus|fs))$'
+EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup() { step_setup 08-sec; }
 teardown() { step_teardown; }
@@ -22,6 +22,7 @@ teardown() { step_teardown; }
 @test "08-sec: [feature] unshare -U fails with Operation not permitted (seccomp)" { check_unshare_denied; }
 @test "08-sec: [feature] mount -t tmpfs fails with Operation not permitted" { check_mount_denied; }
 @test "08-sec: [feature] chmod u+s and g+s fail with Operation not permitted; chmod 644 works" { check_setuid_chmod_denied; }
+@test "08-sec: [feature] io_uring is denied, and personality works only with Docker's five values" { check_io_uring_and_personality_denied; }
 @test "08-sec: [feature] /proc/kcore, /proc/timer_list and the other sensitive /proc files yield nothing" { check_proc_masked; }
 @test "08-sec: [feature] writing /proc/sys/kernel/hostname fails: /proc/sys is read-only" { check_proc_sys_read_only; }
 @test "08-sec: [feature] /sys is read-only and /sys/firmware is empty" { check_sys_read_only; }
@@ -37,7 +38,7 @@ teardown() { step_teardown; }
 @test "08-sec: [earlier] with --memory 32M a memory hog is killed and the program returns 137" { check_memory_limit_kills; }
 @test "08-sec: [earlier] with --cpus 0.2 a 2-second busy loop gets at most 0.6 s of CPU time" { check_cpu_limit; }
 @test "08-sec: [contract] bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }
-@test "08-sec: [contract] a limit the kernel rejects (--cpus 0.001) exits 125 and leaves no cgroup" { check_kernel_rejected_limit; }
+@test "08-sec: [contract] --cpus below 0.01, the kernel's smallest quota, exits 125 and leaves no cgroup" { check_cpu_below_smallest_quota; }
 
 # --- the network (06-net)
 @test "08-sec: [earlier] ip a shows lo up and eth0 with 10.200.S.2/30, ip route the default route via 10.200.S.1" { check_own_network; }
@@ -79,8 +80,11 @@ teardown() { step_teardown; }
 @test "08-sec: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
 @test "08-sec: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "08-sec: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "08-sec: [contract] -b SRC:DST:ro makes the mounts below SRC read-only too" { check_bind_ro_recursive; }
 @test "08-sec: [contract] a bind destination it creates belongs to the rootfs's owner" { check_bind_creates_dst_owned_like_rootfs; }
+@test "08-sec: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "08-sec: [contract] with -o the rootfs directory is never changed" { check_overlay; }
+@test "08-sec: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 
 # --- the hostname (01-uts)
 @test "08-sec: [earlier] the container has the hostname given with -n" { check_own_hostname; }
@@ -114,6 +118,7 @@ teardown() { step_teardown; }
 @test "08-sec: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
 @test "08-sec: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
 @test "08-sec: [contract] SIGKILL to the program kills the container within 2 s; the next run removes its cgroup" { check_sigkill_kills_container; }
+@test "08-sec: [contract] SIGKILL to the program kills the container within 2 s even after COMMAND changed its user IDs" { check_dies_with_program_after_setuid; }
 @test "08-sec: [contract] a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
 @test "08-sec: [earlier] a host end name cnt<PID> already taken exits 125 and leaves nothing" { check_address_taken; }
 @test "08-sec: [contract] the exit status survives every path: own, after a forwarded signal, 128+N, 125, 126, 127" { check_exit_status_paths; }

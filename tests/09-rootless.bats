@@ -8,7 +8,7 @@
 load helpers
 
 # shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
-EXTRA_MOUNTS_RE='^/(sys(/firmware)?|proc/(kcore|keys|timer_list|sched_debug|latency_stats|acpi|scsi|sys|sysrq-trigger|irq|bus|fs))$'
+EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup_file() { rootless_setup_file; }
 teardown_file() { rootless_teardown_file; }
@@ -33,6 +33,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [feature] no veth appears on the host, and no process of the user is left after exit" { check_rootless_no_host_veth; }
 @test "09-rootless: [feature] without a delegated cgroup: -v says no limits; explicit -m, -p, -c exit 125 naming systemd-run" { check_rootless_cgroup_not_delegated; }
 @test "09-rootless: [feature] in a delegated cgroup v2: cntlab/<PID> below it with the default limits, gone after" { check_rootless_delegated_cgroup; }
+@test "09-rootless: [feature] in a delegated cgroup v2 shared with another process: no cntlab/ there, and -v says why" { check_rootless_delegated_cgroup_shared; }
 @test "09-rootless: [feature] in a delegated cgroup v2: with --pids 20 a fork loop cannot exceed 20 tasks" { check_rootless_delegated_pids; }
 @test "09-rootless: [feature] in a delegated cgroup v2: with --memory 32M a memory hog is killed (137)" { check_rootless_delegated_memory; }
 @test "09-rootless: [feature] with clone3 failing ENOSYS the container still starts (in its cgroup when delegated)" { check_rootless_without_clone3; }
@@ -44,6 +45,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [earlier] unshare -U fails with Operation not permitted (seccomp)" { check_unshare_denied; }
 @test "09-rootless: [earlier] mount -t tmpfs fails with Operation not permitted" { check_mount_denied; }
 @test "09-rootless: [earlier] chmod u+s and g+s fail with Operation not permitted; chmod 644 works" { check_setuid_chmod_denied; }
+@test "09-rootless: [earlier] io_uring is denied, and personality works only with Docker's five values" { check_io_uring_and_personality_denied; }
 @test "09-rootless: [earlier] /proc/kcore, /proc/timer_list and the other sensitive /proc files yield nothing" { check_proc_masked; }
 @test "09-rootless: [earlier] writing /proc/sys/kernel/hostname fails: /proc/sys is read-only" { check_proc_sys_read_only; }
 @test "09-rootless: [earlier] /sys is read-only and /sys/firmware is empty" { check_sys_read_only; }
@@ -91,11 +93,15 @@ teardown() { step_teardown; }
 @test "09-rootless: [contract] -- ends the options" { check_double_dash; }
 @test "09-rootless: [contract] a 65-character hostname is refused with 125" { check_hostname_too_long; }
 @test "09-rootless: [contract] bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }
+@test "09-rootless: [contract] --cpus below 0.01, the kernel's smallest quota, exits 125 and leaves no cgroup" { check_cpu_below_smallest_quota; }
 @test "09-rootless: [contract] a missing rootfs exits 125 and names it" { check_missing_rootfs; }
 @test "09-rootless: [contract] without -r it uses ./rootfs" { check_default_rootfs; }
 @test "09-rootless: [contract] -b SRC:DST shows a host directory inside" { check_bind; }
 @test "09-rootless: [contract] -b SRC:DST:ro shows it read-only" { check_bind_ro; }
+@test "09-rootless: [contract] -b SRC:DST:ro makes the mounts below SRC read-only too" { check_bind_ro_recursive; }
+@test "09-rootless: [contract] a bind destination of / or longer than PATH_MAX exits 125 and creates nothing" { check_bind_bad_destination; }
 @test "09-rootless: [contract] with -o the rootfs directory is never changed" { check_overlay; }
+@test "09-rootless: [earlier] a descriptor the caller left open on a host directory does not cross: only 0, 1 and 2 do" { check_only_std_fds_cross; }
 
 # --- exit status
 @test "09-rootless: [contract] the exit status is COMMAND's own" { check_status_own; }
@@ -108,6 +114,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [contract] SIGTERM to the program ends the container within 4 s and leaves nothing" { check_sigterm_ends_container; }
 @test "09-rootless: [contract] SIGINT to the program ends the container within 4 s and leaves nothing" { check_sigint_ends_container; }
 @test "09-rootless: [contract] SIGKILL to the program kills the container within 2 s" { check_sigkill_kills_container; }
+@test "09-rootless: [contract] SIGKILL to the program kills the container within 2 s even after COMMAND changed its user IDs" { check_dies_with_program_after_setuid; }
 @test "09-rootless: [contract] SIGKILL to the program leaves no process of the user (slirp4netns goes too)" { check_rootless_killed_leaves_no_helper; }
 @test "09-rootless: [contract] a setup failure half-way (no /proc in the rootfs) exits 125, names /proc and leaves nothing" { check_setup_failure_without_proc; }
 @test "09-rootless: [contract] nothing is left on the host after the container exits" { check_nothing_left_behind; }

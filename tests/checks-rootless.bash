@@ -430,6 +430,32 @@ check_rootless_delegated_cgroup() {
 	fi
 }
 
+# A cgroup that hands controllers on may hold no processes: the program moves itself
+# into a leaf of its own, but only when it is alone in the user's cgroup. Here a
+# sleep joins the scope right after it: cgroup.procs has two lines, the program's
+# first, and every line counts.
+check_rootless_delegated_cgroup_shared() {
+	delegate_scope
+	local sleeper=$BATS_TEST_TMPDIR/sleeper
+	at_teardown kill_pid_in_file "$sleeper"
+	# shellcheck disable=SC2016 # $$, $0, $1 and $@ are for the bash that becomes the program
+	CNT_PREFIX=(bash -c 'echo "$$" >"$0/cgroup.procs" && { sleep 60 & } && echo "$!" >"$1" &&
+		echo "$!" >"$0/cgroup.procs" && shift && exec "$@"' "$SCOPE" "$sleeper" "${AS_USER[@]}")
+	run_in -v true
+	expect_ran "true, with -v, sharing its delegated cgroup with a sleep"
+	if [[ $stderr != *"other processes share your cgroup"* || -d $SCOPE/cntlab ]]; then
+		flunk "$STEP: with another process in the user's cgroup (cgroup.procs has two lines, the program's first)," \
+			"  the program may not hand controllers on from it: -v should say that other processes share it, and no" \
+			"  cntlab/ should be made there. Read every line of cgroup.procs, not the first (cgroup-v2.rst," \
+			"  no internal processes; 09-rootless)."
+	fi
+}
+
+kill_pid_in_file() {
+	local pid
+	if pid=$(cat "$1" 2>/dev/null); then kill -KILL "$pid" 2>/dev/null || true; fi
+}
+
 check_rootless_delegated_pids() {
 	delegate_scope
 	check_pids_limit

@@ -998,6 +998,23 @@ check_bind_ro() {
 	fi
 }
 
+# :ro reaches every mount below SRC too, as with Docker 25+: a remount of the bind
+# alone (MS_REMOUNT|MS_RDONLY) makes only its top read-only.
+check_bind_ro_recursive() {
+	if ((EUID != 0)); then skip "needs root to mount a tmpfs below the bind source on the host"; fi
+	make_bind_source
+	mkdir "$BIND_SRC/sub"
+	mount -t tmpfs -o mode=777,size=64k cntlab-nested "$BIND_SRC/sub"
+	at_teardown umount "$BIND_SRC/sub"
+	run_in -b "$BIND_SRC:$BIND_DST:ro" sh -c "if echo x >$BIND_DST/sub/new; then echo nested-write-worked; fi
+		grep -c ' $BIND_DST/sub ' /proc/self/mountinfo"
+	if [[ $output == *nested-write-worked* || -e $BIND_SRC/sub/new || ${lines[-1]-} != 1 ]]; then
+		flunk "$STEP: with -b SRC:DST:ro, a mount below SRC (here a tmpfs on SRC/sub) should be read-only inside too:" \
+			"  writing $BIND_DST/sub/new should fail. A remount reaches only the top mount of the bind; mount_setattr(2)" \
+			"  with AT_RECURSIVE and MOUNT_ATTR_RDONLY (Linux 5.12) reaches them all (docs/02-mnt.md, Bind mounts)."
+	fi
+}
+
 # A DST missing from the rootfs is created there (the contract allows it), and must
 # belong to the rootfs's owner like everything else in it: from 05-user on, a user
 # namespace maps that one owner to root and shows anyone else's files as nobody's.
@@ -1034,6 +1051,43 @@ check_overlay() {
 		echo victim >"$ROOTFS/$victim"
 		flunk "$STEP: with -o, deleting /$victim inside deleted it from the rootfs directory on the host." \
 			"  The rootfs must be the overlay's read-only lower directory; deletions become whiteouts in the upper one."
+	fi
+}
+
+# A bind DST of / would cover the whole new root, and one longer than PATH_MAX
+# would be cut short, silently, into another path: both are refused.
+check_bind_bad_destination() {
+	local long dst
+	make_bind_source
+	long=/cntlab-long-$$$(printf '/a%.0s' {1..2100}) # 4200 characters of short names
+	for dst in / "$long"; do
+		run_in -b "$BIND_SRC:$dst" true
+		expect_setup_error "-b SRC:DST with DST '${dst:0:40}' (${#dst} characters)"
+	done
+	if [[ -e $ROOTFS/cntlab-long-$$ ]]; then
+		rm -rf "${ROOTFS:?}/cntlab-long-$$"
+		flunk "$STEP: a bind destination longer than PATH_MAX should be refused before anything is made; the program" \
+			"  created /cntlab-long-$$ in the rootfs (the test removed it): it cut DST short and went on."
+	fi
+}
+
+# A descriptor the caller left open on a host directory must not cross into the
+# container: through it COMMAND would reach the host's files (runc's CVE-2024-21626).
+check_only_std_fds_cross() {
+	local dir
+	dir=$(mktemp -d /tmp/cntlab-fd.XXXXXX) # not below BATS_TEST_TMPDIR: uid 100000 must reach it (05-user)
+	at_teardown rm -rf "$dir"
+	chmod 755 "$dir"
+	echo host-secret >"$dir/secret"
+	chmod 644 "$dir/secret"
+	run_in sh -c 'ls /proc/self/fd | tr "\n" " "; echo; cat /proc/self/fd/7/secret 2>/dev/null || true' 7<"$dir"
+	expect_ran "ls /proc/self/fd and cat /proc/self/fd/7/secret, with fd 7 open on a host directory"
+	if [[ ${lines[0]-} != "0 1 2 3 " || $output == *host-secret* ]]; then
+		flunk "$STEP: the caller held fd 7 open on the host directory $dir; inside, only 0, 1 and 2 should be open" \
+			"  (and the 3 that ls opens itself): ls /proc/self/fd should print '0 1 2 3'. It printed '${lines[0]-}'" \
+			"  and cat /proc/self/fd/7/secret printed '${lines[1]-}'. A leaked descriptor leads COMMAND out of its" \
+			"  root (runc's CVE-2024-21626): mark every descriptor above 2 close-on-exec before execve," \
+			"  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) (docs/02-mnt.md, Descriptors)."
 	fi
 }
 
