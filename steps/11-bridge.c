@@ -1161,13 +1161,13 @@ static const char table_rules[] =
  * prerouting). "fib daddr type local": to any of the host's own addresses. */
 static const char publish_chains[] =
     "table ip cntlab {\n"
-    "        chain %1$s-prerouting {\n"
+    "        chain %s-prerouting {\n"
     "                type nat hook prerouting priority dstnat; policy accept;\n"
-    "%2$s"
+    "%s"
     "        }\n"
-    "        chain %1$s-output {\n"
+    "        chain %s-output {\n"
     "                type nat hook output priority -100; policy accept;\n"
-    "%2$s"
+    "%s"
     "        }\n"
     "}\n";
 static const char publish_rule[] =
@@ -1258,21 +1258,19 @@ static void count_live_port(const char *name, void *data)
  * here, by the next start or the last exit. */
 static void sweep_stale_rules(struct mnl_socket *nl)
 {
-        char list[16384], name[32], command[160], err[512];
+        char list[16384], name[32], chain[64], command[192], err[512];
         char *line, *rest = NULL;
 
         if (nft("list table ip cntlab", list, sizeof(list)) < 0)
                 return; /* no table, no chains */
         for (line = strtok_r(list, "\n", &rest); line; line = strtok_r(NULL, "\n", &rest)) {
-                char *chain = strstr(line, "chain cnt");
-
-                if (!chain || sscanf(chain, "chain %31[a-z0-9]-", name) != 1 ||
+                /* "chain cnt1234-prerouting {": the chain's name, and the veth's before the -. */
+                if (sscanf(line, " chain %63[a-z0-9-]", chain) != 1 ||
+                    sscanf(chain, "%31[a-z0-9]-", name) != 1 || strncmp(name, "cnt", 3) != 0 ||
                     netns_link_index(nl, name) >= 0 || errno != ENODEV)
                         continue;
                 snprintf(command, sizeof(command),
-                         "flush chain ip cntlab %1$.*2$s; "
-                         "delete chain ip cntlab %1$.*2$s",
-                         chain + 6, (int)strcspn(chain + 6, " {"));
+                         "flush chain ip cntlab %s; delete chain ip cntlab %s", chain, chain);
                 say("nftables: %s (its container is gone)", command);
                 nft(command, err, sizeof(err));
         }
@@ -1342,7 +1340,7 @@ static void publish_ports(struct container *c, const char *veth)
                 len += snprintf(rules + len, sizeof(rules) - len, publish_rule, p->protocol,
                                 p->host_port, c->slot, p->port);
         }
-        snprintf(commands, sizeof(commands), publish_chains, veth, rules);
+        snprintf(commands, sizeof(commands), publish_chains, veth, rules, veth, rules);
         nft_or_die("add the -P chains", commands);
 }
 
@@ -1366,7 +1364,7 @@ static void leave_bridge(void)
 {
         struct container *c = &container;
         struct mnl_socket *nl;
-        char name[16], command[256], err[512];
+        char name[16], err[512];
         int bridge, index, others = 0;
 
         if (getpid() != c->supervisor || !c->on_bridge || lock_bridge(c) < 0)
@@ -1374,11 +1372,13 @@ static void leave_bridge(void)
         nl = netns_open();
         snprintf(name, sizeof(name), "cnt%d", getpid());
         if (c->npublish) {
-                snprintf(command, sizeof(command),
-                         "flush chain ip cntlab %1$s-prerouting; delete chain ip cntlab "
-                         "%1$s-prerouting; "
-                         "flush chain ip cntlab %1$s-output; delete chain ip cntlab %1$s-output",
-                         name);
+                char command[256];
+
+                snprintf(
+                    command, sizeof(command),
+                    "flush chain ip cntlab %s-prerouting; delete chain ip cntlab %s-prerouting; "
+                    "flush chain ip cntlab %s-output; delete chain ip cntlab %s-output",
+                    name, name, name, name);
                 say("nftables: %s", command);
                 nft(command, err, sizeof(err));
         }
