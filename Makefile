@@ -183,7 +183,7 @@ test-asan: deps
 # refuses root, so it runs as you, or as root as nobody (65534), whose rootfs is nobody's.
 # 11-bridge turns forwarding on and adds nftables rules: only in a network namespace of
 # its own (unshare -n), never in the machine's.
-VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full \
+VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --suppressions=tests/valgrind.supp \
 	--errors-for-leak-kinds=definite
 AS_USER := $(if $(filter 0,$(shell id -u)),setpriv --reuid=65534 --regid=65534 --clear-groups)
 memcheck: deps
