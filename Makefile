@@ -1,6 +1,7 @@
 # cntlab: a Linux container in C, one kernel feature per step.
 #
 #   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless
+#                         and bin/11-bridge (which changes the host's network: see docs/11-bridge.md)
 #   make run [STEP=NN] [CMD='...']   a shell (or CMD) in the newest (or NN) step
 #   make test [STEP=NN] [BIN=path] [PART=feature|earlier|contract]
 #                         the bats suite, or one step's file against BIN (one part of it)
@@ -26,7 +27,8 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Ilib
-PKGS    := libcap libmnl libseccomp
+# --as-needed (in LIBS) links libnftables into 11-bridge alone: the steps before never call it.
+PKGS    := libcap libmnl libseccomp libnftables
 # "=", not ":=": asked when a recipe runs, after `make deps` may have installed them.
 LIBS     = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -34,10 +36,11 @@ CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 STEPS   := $(basename $(notdir $(sort $(wildcard steps/[0-9][0-9]-*.c))))
 BINS    := $(addprefix bin/,$(STEPS))
 LIBOBJS := $(patsubst lib/%.c,build/%.o,$(wildcard lib/*.c))
-NEWEST  := $(lastword $(STEPS))
+# 11-bridge changes the host's network (a bridge, forwarding, nftables): never a default.
+NEWEST  := $(lastword $(filter-out 11-%,$(STEPS)))
 # ... but root cannot run the bonus step 09-rootless: for root the newest is 08-sec.
 ifeq ($(shell id -u),0)
-NEWEST  := $(lastword $(filter-out 09-%,$(STEPS)))
+NEWEST  := $(lastword $(filter-out 09-% 11-%,$(STEPS)))
 endif
 # STEP=NN (or NN-name) names one step; the newest one by default.
 step     = $(or $(filter $(STEP)-%,$(STEPS)),$(filter $(STEP),$(STEPS)),$(if $(STEP),$(error no step $(STEP) in steps/),$(NEWEST)))
@@ -52,8 +55,8 @@ else
 SUDO := { echo "cntlab: this needs root, and sudo is not installed: run make as root" >&2; exit 1; };
 endif
 
-DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
-	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap
+DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev libnftables-dev bats bats-assert \
+	bats-support busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap nftables
 
 .PHONY: all deps deps-lint deps-vm deps-cross cross rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
 	exercise check progress test-exercises
@@ -156,6 +159,7 @@ test-exercises: deps
 diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
 	@prev=$$(printf '%s\n' $(STEPS) | grep -B1 -x '$(step)' | head -n1); \
+	case '$(step)' in 09-* | 1[0-9]-*) prev=$$(printf '%s\n' $(STEPS) | grep -x '08-.*');; esac; \
 	[ "$$prev" != '$(step)' ] || { echo "$(step) is the first step: nothing to diff" >&2; exit 2; }; \
 	diff -u --label "steps/$$prev.c" --label "steps/$(step).c" "steps/$$prev.c" "steps/$(step).c" || [ $$? -eq 1 ]
 
@@ -182,14 +186,16 @@ test-asan: deps
 # valgrind's memcheck on each supervisor (the container's own process is not
 # followed: it execs, and valgrind misreads mount(2)'s NULL type argument). 09-rootless
 # refuses root, so it runs as you, or as root as nobody (65534), whose rootfs is nobody's.
-VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full \
+# 11-bridge turns forwarding on and adds nftables rules: only in a network namespace of
+# its own (unshare -n), never in the machine's.
+VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --suppressions=tests/valgrind.supp \
 	--errors-for-leak-kinds=definite
 AS_USER := $(if $(filter 0,$(shell id -u)),setpriv --reuid=65534 --regid=65534 --clear-groups)
 memcheck: deps
 	@$(BUILT)
 	@for s in $(STEPS); do \
 		r=; [ "$$s" = 01-uts ] || r="-r rootfs"; \
-		case $$s in 09-*) as='$(AS_USER)' ;; *) as='$(SUDO)' ;; esac; \
+		case $$s in 09-*) as='$(AS_USER)' ;; 11-*) as='$(SUDO) unshare -n' ;; *) as='$(SUDO)' ;; esac; \
 		eval "$$as" $(VALGRIND) bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
 	done; echo "memcheck: every supervisor is clean"
 
@@ -205,7 +211,8 @@ XDIR    := build/$(ARCH)
 XPKG     = PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig pkg-config
 XCFLAGS  = $(CFLAGS) $(shell $(XPKG) --cflags $(PKGS) 2>/dev/null)
 XLIBS    = -Wl,--as-needed $(shell $(XPKG) --libs $(PKGS) 2>/dev/null)
-XDEBS    = gcc-$(subst _,-,$(TRIPLET)) libc6-dev:$(ARCH) libcap-dev:$(ARCH) libmnl-dev:$(ARCH) libseccomp-dev:$(ARCH)
+XDEBS    = gcc-$(subst _,-,$(TRIPLET)) libc6-dev:$(ARCH) libcap-dev:$(ARCH) libmnl-dev:$(ARCH) libseccomp-dev:$(ARCH) \
+	libnftables-dev:$(ARCH)
 
 deps-cross:
 	@[ '$(ARCH)' = '$(HOST_ARCH)' ] || dpkg --print-foreign-architectures | grep -qx '$(ARCH)' || \

@@ -199,3 +199,89 @@ int netns_route_add_default(struct mnl_socket *nl, struct in_addr gateway)
         mnl_attr_put(nlh, RTA_GATEWAY, sizeof(gateway), &gateway);
         return talk(nl, nlh, NULL, NULL);
 }
+
+int netns_bridge_add(struct mnl_socket *nl, const char *name)
+{
+        _Alignas(struct nlmsghdr) char buf[NL_BUF_SIZE];
+        struct nlmsghdr *nlh = put_request(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        struct nlattr *linkinfo;
+
+        ifi->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+        mnl_attr_nest_end(nlh, linkinfo);
+        return talk(nl, nlh, NULL, NULL);
+}
+
+int netns_link_set_master(struct mnl_socket *nl, int ifindex, int master)
+{
+        _Alignas(struct nlmsghdr) char buf[NL_BUF_SIZE];
+        struct nlmsghdr *nlh = put_request(buf, RTM_NEWLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+        return talk(nl, nlh, NULL, NULL);
+}
+
+int netns_link_del(struct mnl_socket *nl, int ifindex)
+{
+        _Alignas(struct nlmsghdr) char buf[NL_BUF_SIZE];
+        struct nlmsghdr *nlh = put_request(buf, RTM_DELLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        return talk(nl, nlh, NULL, NULL);
+}
+
+struct ports {
+        int master, count;
+        void (*fn)(const char *, void *);
+        void *data;
+};
+
+/* One link of the dump: count it, and call fn, if its IFLA_MASTER is ours. */
+static int visit_port(const struct nlmsghdr *nlh, void *data)
+{
+        struct ports *p = data;
+        const struct nlattr *attr;
+        const char *name = NULL;
+        int master = 0;
+
+        mnl_attr_for_each(attr, nlh, sizeof(struct ifinfomsg))
+        {
+                if (mnl_attr_get_type(attr) == IFLA_MASTER &&
+                    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+                        master = (int)mnl_attr_get_u32(attr);
+                else if (mnl_attr_get_type(attr) == IFLA_IFNAME &&
+                         mnl_attr_validate(attr, MNL_TYPE_STRING) == 0)
+                        name = mnl_attr_get_str(attr);
+        }
+        if (master == p->master && name) {
+                p->count++;
+                if (p->fn)
+                        p->fn(name, p->data);
+        }
+        return MNL_CB_OK;
+}
+
+int netns_bridge_ports(struct mnl_socket *nl, int master, void (*fn)(const char *, void *),
+                       void *data)
+{
+        _Alignas(struct nlmsghdr) char buf[NL_BUF_SIZE];
+        struct nlmsghdr *nlh = put_request(buf, RTM_GETLINK, NLM_F_DUMP);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        struct ports ports = {master, 0, fn, data};
+
+        /* A dump answers with one RTM_NEWLINK per link and ends with NLMSG_DONE,
+         * which mnl_cb_run() turns into MNL_CB_STOP: no ACK to ask for. */
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        ifi->ifi_family = AF_UNSPEC;
+        if (talk(nl, nlh, visit_port, &ports) < 0)
+                return -1;
+        return ports.count;
+}

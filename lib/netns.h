@@ -43,4 +43,19 @@ int netns_addr_add(struct mnl_socket *nl, int ifindex, struct in_addr addr, int 
 /* Add an IPv4 default route via `gateway` to the main routing table. */
 int netns_route_add_default(struct mnl_socket *nl, struct in_addr gateway);
 
+/* Create a bridge `name` (RTM_NEWLINK, kind "bridge"): a switch in the kernel
+ * whose ports are other interfaces. EEXIST if it is there already. */
+int netns_bridge_add(struct mnl_socket *nl, const char *name);
+
+/* Make interface `ifindex` a port of the bridge `master` (IFLA_MASTER). */
+int netns_link_set_master(struct mnl_socket *nl, int ifindex, int master);
+
+/* Delete interface `ifindex` (RTM_DELLINK); for a veth, its peer goes too. */
+int netns_link_del(struct mnl_socket *nl, int ifindex);
+
+/* Call `fn(name, data)` for each port of the bridge `master`. Returns the
+ * number of ports, or -1 with errno. */
+int netns_bridge_ports(struct mnl_socket *nl, int master, void (*fn)(const char *, void *),
+                       void *data);
+
 #endif /* CNTLAB_NETNS_H */

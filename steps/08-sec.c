@@ -11,7 +11,7 @@
  *   create_cgroup
  *   start_container: clone() into new namespaces
  *   setup_from_outside
- *   supervise: forward signals, wait, return the exit status
+ *   supervise: forward signals, pause on SIGTSTP, wait, return the exit status
  * The container's first process, container_main():
  *   become_root
  *   set_hostname
@@ -51,6 +51,7 @@
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -88,7 +89,9 @@ struct container {
         long pids; /* tasks */
         long cpu_quota; /* microseconds per 100 ms period (sched-design-CFS), 0 = none */
         int cgroup_v2; /* one unified hierarchy, or one per controller (v1) */
-        char cgroup[3][PATH_MAX];
+        int ncgroups; /* v2: 1; v1: 4 with the freezer, 3 where it is not mounted */
+        char cgroup[4][PATH_MAX];
+        int paused; /* frozen by SIGTSTP, until SIGCONT */
         pid_t supervisor;
 };
 
@@ -798,12 +801,13 @@ static void claim_slot(struct container *c)
 
 /* Cgroup v2 has one hierarchy; v1, and "hybrid" (v1 beside an empty v2 tree at .../unified),
  * one per controller. As runc and crun do, we tell by the filesystem at /sys/fs/cgroup. */
-static const char *const controllers[] = {"memory", "pids", "cpu"};
-enum { MEMORY, PIDS, CPU };
+static const char *const controllers[] = {"memory", "pids", "cpu", "freezer"};
+enum { MEMORY, PIDS, CPU, FREEZER };
 
 /* cntlab/ in the v1 hierarchy of CONTROLLER goes below our own cgroup there, from
- * /proc/self/cgroup lines such as "4:memory:/user.slice" or "1:cpu,cpuacct:/" (cgroups(7)). */
-static void v1_parent(const char *controller, char *parent, size_t size)
+ * /proc/self/cgroup lines such as "4:memory:/user.slice" or "1:cpu,cpuacct:/" (cgroups(7)).
+ * -1 if no hierarchy has CONTROLLER. */
+static int v1_parent(const char *controller, char *parent, size_t size)
 {
         FILE *f = fopen("/proc/self/cgroup", "re");
         char line[PATH_MAX + 64];
@@ -823,11 +827,11 @@ static void v1_parent(const char *controller, char *parent, size_t size)
                                 snprintf(parent, size, "/sys/fs/cgroup/%s%s/cntlab", controller,
                                          strcmp(own, "/") == 0 ? "" : own);
                                 fclose(f);
-                                return;
+                                return 0;
                         }
         }
         fclose(f);
-        error(125, 0, "no cgroup v1 hierarchy with the %s controller", controller);
+        return -1;
 }
 
 /* Write VALUE to FILE in the cgroup that holds controller WHICH. Returns -1 on error. */
@@ -846,20 +850,92 @@ static void cgroup_set(struct container *c, int which, const char *file, const c
                 error(125, errno, "cgroup: write %s to %s", value, file);
 }
 
+/* Wait until cgroup.events says "frozen 1" (or, thawing, "frozen 0"), at most 10 s. The kernel
+ * signals a change of that file as POLLPRI to poll(2) (cgroup-v2.rst, "Core Interface Files"):
+ * no need to read it in a loop. */
+static int wait_for_v2_freezer(struct container *c, int frozen)
+{
+        char path[PATH_MAX + 32], text[256], want[16];
+        struct pollfd pfd = {.events = POLLPRI};
+        ssize_t n = -1;
+
+        snprintf(path, sizeof(path), "%s/cgroup.events", c->cgroup[0]);
+        snprintf(want, sizeof(want), "frozen %d\n", frozen);
+        pfd.fd = open(path, O_RDONLY | O_CLOEXEC);
+        for (int tries = 0; pfd.fd >= 0 && tries < 10; tries++) {
+                n = pread(pfd.fd, text, sizeof(text) - 1, 0);
+                text[n > 0 ? n : 0] = '\0';
+                if (n < 0 || strstr(text, want) || poll(&pfd, 1, 1000) < 0)
+                        break;
+        }
+        if (pfd.fd >= 0)
+                close(pfd.fd);
+        if (n >= 0 && !strstr(text, want))
+                errno = ETIMEDOUT;
+        return n >= 0 && strstr(text, want) ? 0 : -1;
+}
+
+/* v1's freezer.state reads FREEZING until every task is frozen, and has no event to wait for
+ * (cgroup-v1/freezer-subsystem.rst): write FROZEN again every 10 ms, as runc does, for 10 s
+ * at most. THAWED is immediate. */
+static int wait_for_v1_freezer(struct container *c, int frozen)
+{
+        char path[PATH_MAX + 32], text[32] = "";
+
+        snprintf(path, sizeof(path), "%s/freezer.state", c->cgroup[FREEZER]);
+        for (int tries = 0; tries < 1000; tries++) {
+                FILE *f = fopen(path, "re");
+
+                if (!f || !fgets(text, sizeof(text), f))
+                        text[0] = '\0';
+                if (f)
+                        fclose(f);
+                if (strcmp(text, frozen ? "FROZEN\n" : "THAWED\n") == 0)
+                        return 0;
+                if (cgroup_write(c, FREEZER, "freezer.state", frozen ? "FROZEN" : "THAWED") < 0)
+                        return -1;
+                usleep(10000);
+        }
+        errno = ETIMEDOUT;
+        return -1;
+}
+
+/* Freeze (1) or thaw (0) the container's cgroup: every process of it stops where it is, and
+ * cannot tell, as docker pause does. v2: cgroup.freeze (cgroup-v2.rst, "Core Interface
+ * Files"); v1: the freezer controller's freezer.state. -1 and errno if it cannot. */
+static int freeze_container(struct container *c, int frozen)
+{
+        if (!c->cgroup_v2 && c->ncgroups <= FREEZER) {
+                errno = ENOTSUP;
+                return -1;
+        }
+        if (c->cgroup_v2) {
+                if (cgroup_write(c, 0, "cgroup.freeze", frozen ? "1" : "0") < 0)
+                        return -1;
+                return wait_for_v2_freezer(c, frozen);
+        }
+        return wait_for_v1_freezer(c, frozen);
+}
+
 /* A supervisor killed by SIGKILL cannot remove its cgroup: the next run sweeps those whose
- * supervisor is gone. rmdir(2) removes only an empty cgroup, never a live container's. */
+ * supervisor is gone. rmdir(2) removes only an empty cgroup, never a live container's. A v1
+ * freezer holds a container paused when its supervisor was killed, its SIGKILL pending: thaw
+ * it, and give it a moment to die (on v2 SIGKILL reaches frozen tasks). */
 static void sweep_stale_cgroups(const char *parent)
 {
         DIR *dir = opendir(parent);
         struct dirent *e;
-        char path[PATH_MAX + 300];
+        char path[PATH_MAX + 300], state[PATH_MAX + 320];
 
         while (dir && (e = readdir(dir))) {
                 int pid = atoi(e->d_name);
 
                 if (e->d_type == DT_DIR && pid > 0 && kill(pid, 0) < 0 && errno == ESRCH) {
                         snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-                        rmdir(path);
+                        snprintf(state, sizeof(state), "%s/freezer.state", path);
+                        write_file(state, "THAWED");
+                        for (int try = 0; try < 100 && rmdir(path) < 0 && errno == EBUSY; try++)
+                                usleep(10000);
                 }
         }
         if (dir)
@@ -879,9 +955,11 @@ static void remove_cgroup(void)
                 return;
         if (c->pid > 0) {
                 kill(c->pid, SIGKILL);
+                if (c->paused) /* a v1 freezer holds even SIGKILL until it thaws */
+                        freeze_container(c, 0);
                 waitpid(c->pid, NULL, 0);
         }
-        for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++) {
+        for (int i = 0; i < c->ncgroups; i++) {
                 if (!c->cgroup_v2) /* in case we die inside it: see clone_into_cgroup() */
                         cgroup_write(c, i, "../../tasks", "0");
                 for (int try = 0; try < 100 && rmdir(c->cgroup[i]) < 0 && errno == EBUSY; try++)
@@ -889,7 +967,8 @@ static void remove_cgroup(void)
         }
 }
 
-/* Make cntlab/<PID>: v2 under /sys/fs/cgroup, v1 under our own cgroup in each hierarchy. */
+/* Make cntlab/<PID>: v2 under /sys/fs/cgroup, v1 under our own cgroup in each hierarchy, the
+ * freezer's first: its sweep lets a stale paused container die before the others' sweeps. */
 static void create_cgroup(struct container *c)
 {
         static const char *const controllers_v2 = "+memory +pids +cpu";
@@ -900,11 +979,18 @@ static void create_cgroup(struct container *c)
                 error(125, errno, "statfs /sys/fs/cgroup");
         c->cgroup_v2 = fs.f_type == CGROUP2_SUPER_MAGIC;
         c->supervisor = getpid();
-        for (int i = 0; i < (c->cgroup_v2 ? 1 : 3); i++) {
+        c->ncgroups = c->cgroup_v2 ? 1 : 4;
+        if (!c->cgroup_v2 && v1_parent("freezer", parent, sizeof(parent)) < 0) {
+                say("no v1 freezer hierarchy is mounted: SIGTSTP will not pause the container");
+                c->ncgroups = 3;
+        }
+        atexit(remove_cgroup);
+        for (int i = c->ncgroups - 1; i >= 0; i--) {
                 if (c->cgroup_v2)
                         snprintf(parent, sizeof(parent), "/sys/fs/cgroup/cntlab");
-                else
-                        v1_parent(controllers[i], parent, sizeof(parent));
+                else if (v1_parent(controllers[i], parent, sizeof(parent)) < 0)
+                        error(125, 0, "no cgroup v1 hierarchy with the %s controller",
+                              controllers[i]);
                 if (mkdir(parent, 0755) < 0 && errno != EEXIST)
                         error(125, errno, "cgroup: mkdir %s", parent);
                 sweep_stale_cgroups(parent);
@@ -912,8 +998,6 @@ static void create_cgroup(struct container *c)
                 say("create cgroup %s", c->cgroup[i]);
                 if (mkdir(c->cgroup[i], 0755) < 0)
                         error(125, errno, "cgroup: mkdir %s", c->cgroup[i]);
-                if (i == 0)
-                        atexit(remove_cgroup);
         }
         /* v2 gives a controller to a cgroup only if every ancestor lists it in
          * cgroup.subtree_control (cgroup-v2.rst, "top-down constraint"), and a cgroup other
@@ -934,7 +1018,7 @@ static void create_cgroup(struct container *c)
 /* Write 0 ("the calling thread") to FILE in our v1 cgroups: "tasks" in, "../../tasks" back. */
 static void move_self_v1(struct container *c, const char *file)
 {
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < c->ncgroups; i++)
                 if (cgroup_write(c, i, file, "0") < 0)
                         error(125, errno, "cgroup: write 0 to %s/%s", c->cgroup[i], file);
 }
@@ -1000,6 +1084,8 @@ static void start_container(struct container *c)
         sigaddset(&c->signals, SIGQUIT);
         sigaddset(&c->signals, SIGCHLD);
         sigaddset(&c->signals, SIGALRM); /* our own 3-second deadline */
+        sigaddset(&c->signals, SIGTSTP); /* pause the container */
+        sigaddset(&c->signals, SIGCONT); /* and go on */
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
                 error(125, errno, "pipe");
@@ -1099,6 +1185,24 @@ static void setup_from_outside(struct container *c)
                 error(125, errno, "wake the container");
 }
 
+/* SIGTSTP (Ctrl-Z, or kill -TSTP): freeze the container, then stop ourselves with SIGSTOP, which
+ * no process can block or catch, so the shell sees a stopped job; its fg or bg sends SIGCONT,
+ * which wakes us, and supervise() thaws the container. A terminal's Ctrl-Z also reached the
+ * container's processes in our process group: those that did not ignore it stopped
+ * themselves, and the shell's SIGCONT to the group wakes them too (docs/07-cgroups.md). */
+static void pause_container(struct container *c)
+{
+        if (!c->cgroup_v2 && c->ncgroups <= FREEZER) {
+                say("SIGTSTP: no freezer to pause the container with: it keeps running");
+                return;
+        }
+        say("SIGTSTP: freeze the container, then stop");
+        if (freeze_container(c, 1) < 0)
+                error(0, errno, "cgroup: freeze the container");
+        c->paused = 1;
+        raise(SIGSTOP);
+}
+
 /* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still
  * runs 3 s later. A signal from the terminal (si_code SI_KERNEL) went to the whole foreground
  * process group, the container included: a shell there that ignores Ctrl-C must not be killed
@@ -1117,6 +1221,13 @@ static int supervise(struct container *c)
                         }
                         say("the container exited with status %d", WEXITSTATUS(status));
                         return WEXITSTATUS(status);
+                } else if (sig == SIGTSTP) {
+                        pause_container(c);
+                } else if (sig == SIGCONT && c->paused) {
+                        say("SIGCONT: thaw the container");
+                        if (freeze_container(c, 0) < 0)
+                                error(0, errno, "cgroup: thaw the container");
+                        c->paused = 0;
                 } else if (sig == SIGALRM) {
                         say("still running 3 s after the signal: SIGKILL");
                         kill(c->pid, SIGKILL);

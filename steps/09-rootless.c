@@ -11,7 +11,7 @@
  *   create_cgroup
  *   start_container: clone() into new namespaces
  *   setup_from_outside
- *   supervise: forward signals, wait, return the exit status
+ *   supervise: forward signals, pause on SIGTSTP, wait, return the exit status
  * The container's first process, container_main():
  *   become_root
  *   set_hostname
@@ -51,6 +51,7 @@
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -94,6 +95,7 @@ struct container {
         long cpu_quota; /* microseconds per 100 ms period (sched-design-CFS), 0 = none */
         const char *limit_option; /* the last -m, -p or -c given, if any */
         char cgroup[PATH_MAX]; /* cntlab/<PID> under our own cgroup, or "" if none */
+        int paused; /* frozen by SIGTSTP, until SIGCONT */
         pid_t supervisor;
 };
 
@@ -950,20 +952,64 @@ static void cgroup_set(struct container *c, const char *file, const char *value)
                 error(125, errno, "cgroup: write %s to %s", value, file);
 }
 
+/* Wait until cgroup.events says "frozen 1" (or, thawing, "frozen 0"), at most 10 s. The kernel
+ * signals a change of that file as POLLPRI to poll(2) (cgroup-v2.rst, "Core Interface Files"):
+ * no need to read it in a loop. */
+static int wait_for_v2_freezer(struct container *c, int frozen)
+{
+        char path[PATH_MAX + 32], text[256], want[16];
+        struct pollfd pfd = {.events = POLLPRI};
+        ssize_t n = -1;
+
+        snprintf(path, sizeof(path), "%s/cgroup.events", c->cgroup);
+        snprintf(want, sizeof(want), "frozen %d\n", frozen);
+        pfd.fd = open(path, O_RDONLY | O_CLOEXEC);
+        for (int tries = 0; pfd.fd >= 0 && tries < 10; tries++) {
+                n = pread(pfd.fd, text, sizeof(text) - 1, 0);
+                text[n > 0 ? n : 0] = '\0';
+                if (n < 0 || strstr(text, want) || poll(&pfd, 1, 1000) < 0)
+                        break;
+        }
+        if (pfd.fd >= 0)
+                close(pfd.fd);
+        if (n >= 0 && !strstr(text, want))
+                errno = ETIMEDOUT;
+        return n >= 0 && strstr(text, want) ? 0 : -1;
+}
+
+/* Freeze (1) or thaw (0) the container's cgroup: every process of it stops where it is, and
+ * cannot tell, as docker pause does: cgroup.freeze (cgroup-v2.rst, "Core Interface Files").
+ * -1 and errno if it cannot. */
+static int freeze_container(struct container *c, int frozen)
+{
+        if (!c->cgroup[0]) {
+                errno = ENOTSUP;
+                return -1;
+        }
+        if (cgroup_write(c, "cgroup.freeze", frozen ? "1" : "0") < 0)
+                return -1;
+        return wait_for_v2_freezer(c, frozen);
+}
+
 /* A supervisor killed by SIGKILL cannot remove its cgroup: the next run sweeps those whose
- * supervisor is gone. rmdir(2) removes only an empty cgroup, never a live container's. */
+ * supervisor is gone. rmdir(2) removes only an empty cgroup, never a live container's. A v1
+ * freezer holds a container paused when its supervisor was killed, its SIGKILL pending: thaw
+ * it, and give it a moment to die (on v2 SIGKILL reaches frozen tasks). */
 static void sweep_stale_cgroups(const char *parent)
 {
         DIR *dir = opendir(parent);
         struct dirent *e;
-        char path[PATH_MAX + 300];
+        char path[PATH_MAX + 300], state[PATH_MAX + 320];
 
         while (dir && (e = readdir(dir))) {
                 int pid = atoi(e->d_name);
 
                 if (e->d_type == DT_DIR && pid > 0 && kill(pid, 0) < 0 && errno == ESRCH) {
                         snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-                        rmdir(path);
+                        snprintf(state, sizeof(state), "%s/freezer.state", path);
+                        write_file(state, "THAWED");
+                        for (int try = 0; try < 100 && rmdir(path) < 0 && errno == EBUSY; try++)
+                                usleep(10000);
                 }
         }
         if (dir)
@@ -983,6 +1029,8 @@ static void remove_cgroup(void)
                 return;
         if (c->pid > 0) {
                 kill(c->pid, SIGKILL);
+                if (c->paused) /* a v1 freezer holds even SIGKILL until it thaws */
+                        freeze_container(c, 0);
                 waitpid(c->pid, NULL, 0);
         }
         for (int try = 0; try < 100 && rmdir(c->cgroup) < 0 && errno == EBUSY; try++)
@@ -1133,6 +1181,8 @@ static void start_container(struct container *c)
         sigaddset(&c->signals, SIGQUIT);
         sigaddset(&c->signals, SIGCHLD);
         sigaddset(&c->signals, SIGALRM); /* our own 3-second deadline */
+        sigaddset(&c->signals, SIGTSTP); /* pause the container */
+        sigaddset(&c->signals, SIGCONT); /* and go on */
         sigprocmask(SIG_BLOCK, &c->signals, &c->old_mask);
         if (sync_init(&c->sync) < 0)
                 error(125, errno, "pipe");
@@ -1279,6 +1329,24 @@ static void setup_from_outside(struct container *c)
                 error(125, errno, "wake the container");
 }
 
+/* SIGTSTP (Ctrl-Z, or kill -TSTP): freeze the container, then stop ourselves with SIGSTOP, which
+ * no process can block or catch, so the shell sees a stopped job; its fg or bg sends SIGCONT,
+ * which wakes us, and supervise() thaws the container. A terminal's Ctrl-Z also reached the
+ * container's processes in our process group: those that did not ignore it stopped
+ * themselves, and the shell's SIGCONT to the group wakes them too (docs/07-cgroups.md). */
+static void pause_container(struct container *c)
+{
+        if (!c->cgroup[0]) {
+                say("SIGTSTP: no delegated cgroup to freeze the container in: it keeps running");
+                return;
+        }
+        say("SIGTSTP: freeze the container, then stop");
+        if (freeze_container(c, 1) < 0)
+                error(0, errno, "cgroup: freeze the container");
+        c->paused = 1;
+        raise(SIGSTOP);
+}
+
 /* Wait for the container and pass on the signals a process sends us, with SIGKILL if it still
  * runs 3 s later. A signal from the terminal (si_code SI_KERNEL) went to the whole foreground
  * process group, the container included: a shell there that ignores Ctrl-C must not be killed
@@ -1297,6 +1365,13 @@ static int supervise(struct container *c)
                         }
                         say("the container exited with status %d", WEXITSTATUS(status));
                         return WEXITSTATUS(status);
+                } else if (sig == SIGTSTP) {
+                        pause_container(c);
+                } else if (sig == SIGCONT && c->paused) {
+                        say("SIGCONT: thaw the container");
+                        if (freeze_container(c, 0) < 0)
+                                error(0, errno, "cgroup: thaw the container");
+                        c->paused = 0;
                 } else if (sig == SIGALRM) {
                         say("still running 3 s after the signal: SIGKILL");
                         kill(c->pid, SIGKILL);

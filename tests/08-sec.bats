@@ -37,6 +37,8 @@ teardown() { step_teardown; }
 @test "08-sec: [earlier] with clone3 failing ENOSYS (Docker's seccomp) the container still starts in its cgroup" { check_cgroup_without_clone3; }
 @test "08-sec: [earlier] with --memory 32M a memory hog is killed and the program returns 137" { check_memory_limit_kills; }
 @test "08-sec: [earlier] with --cpus 0.2 a 2-second busy loop gets at most 0.6 s of CPU time" { check_cpu_limit; }
+@test "08-sec: [earlier] SIGTSTP freezes the container (asleep, its counter still) and stops the program; SIGCONT thaws it" { check_pause_freezes_container; }
+@test "08-sec: [earlier] a paused container dies with its program's SIGKILL, by the next run at the latest, and leaves nothing" { check_pause_then_sigkill_leaves_nothing; }
 @test "08-sec: [contract] bad --memory, --pids and --cpus values exit 125 before anything is created" { check_bad_limits; }
 @test "08-sec: [contract] --cpus below 0.01, the kernel's smallest quota, exits 125 and leaves no cgroup" { check_cpu_below_smallest_quota; }
 

@@ -36,6 +36,7 @@ teardown() { step_teardown; }
 @test "09-rootless: [feature] in a delegated cgroup v2 shared with another process: no cntlab/ there, and -v says why" { check_rootless_delegated_cgroup_shared; }
 @test "09-rootless: [feature] in a delegated cgroup v2: with --pids 20 a fork loop cannot exceed 20 tasks" { check_rootless_delegated_pids; }
 @test "09-rootless: [feature] in a delegated cgroup v2: with --memory 32M a memory hog is killed (137)" { check_rootless_delegated_memory; }
+@test "09-rootless: [earlier] in a delegated cgroup v2 SIGTSTP freezes the container and SIGCONT thaws it; without one, -v says why" { check_rootless_pause; }
 @test "09-rootless: [feature] with clone3 failing ENOSYS the container still starts (in its cgroup when delegated)" { check_rootless_without_clone3; }
 
 # --- least privilege (08-sec), now in a user namespace of the user's

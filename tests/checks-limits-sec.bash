@@ -353,6 +353,129 @@ check_cpu_below_smallest_quota() {
 	check_nothing_leaked "after the refused CPU quotas"
 }
 
+# ---------------------------------------------------------------- 07-cgroups: pause
+
+# Where SIGTSTP can freeze a container: cgroup v2, or a mounted v1 freezer.
+requires_freezer() {
+	cgroup_v2 || grep -qw freezer /proc/self/cgroup ||
+		skip "needs cgroup v2 or a mounted v1 freezer hierarchy to pause a container"
+}
+
+# state PID: the state letter of PID (R running, S sleeping, D uninterruptible, T stopped).
+state() {
+	local line
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
+	line=${line##*) }
+	echo "${line%% *}"
+}
+
+# wait_for_state SECONDS PID STATES: until PID's state is one of the letters STATES.
+wait_for_state() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	while [[ $3 != *"$(state "$2")"* ]]; do
+		if (($(now_ms) >= deadline)); then return 1; fi
+		sleep 0.05
+	done
+}
+
+# counter: what the container's counter loop (start_counter) wrote last, read
+# through its root; counter_moves: whether it goes up within 2 s.
+counter() { cat "/proc/$FIRST/root/dev/count" 2>/dev/null || echo 0; }
+counter_moves() {
+	local before deadline=$((SECONDS + 2))
+	before=$(counter)
+	while (($(counter) == before)); do
+		if ((SECONDS > deadline)); then return 1; fi
+		sleep 0.1
+	done
+}
+
+# start_counter: a container whose shell counts in /dev/count (its /dev is a
+# tmpfs of its own), 50 times a second, with a usleep child each time.
+start_counter() {
+	# shellcheck disable=SC2016 # $i is for the sh inside
+	cnt_background sh -c 'i=0; while :; do i=$((i+1)); echo $i >/dev/count; usleep 20000; done'
+	wait_for_command sh
+	if ! counter_moves; then
+		kill -KILL "$FIRST"
+		bg_wait
+		flunk "$STEP: the test's counter loop inside the container never counted (/dev/count: '$(counter)')."
+	fi
+}
+
+# pause_and_check_frozen: SIGTSTP to the program; it must stop itself, and the
+# container be frozen: every process asleep (S, or D in v1's freezer) and the
+# counter standing still.
+pause_and_check_frozen() {
+	local p st count later
+	local -a awake=()
+	kill -TSTP "$SUP"
+	if ! wait_for_state 5 "$SUP" T; then
+		kill -KILL "$FIRST"
+		bg_wait
+		flunk "$STEP: after SIGTSTP the program should freeze its container and then stop itself (raise SIGSTOP), so" \
+			"  that a shell shows a stopped job; 5 s later its state is '$(state "$SUP")', not T (stopped) (07-cgroups, pause)."
+	fi
+	for p in $(descendants "$SUP"); do
+		st=$(state "$p")
+		if [[ -n $st && $st != [DS] ]]; then awake+=("$p ($(cat "/proc/$p/comm" 2>/dev/null)): $st"); fi
+	done
+	count=$(counter)
+	sleep 0.5
+	later=$(counter)
+	if ((${#awake[@]} > 0 || later != count)); then
+		kill -KILL "$FIRST"
+		kill -CONT "$SUP"
+		bg_wait
+		flunk "$STEP: while the program is stopped by SIGTSTP, its container should be frozen: every process asleep" \
+			"  (state S, or D in cgroup v1's freezer) and its counter standing still. Not asleep: ${awake[*]:-none};" \
+			"  the counter went from $count to $later in 0.5 s. Write 1 to cgroup.freeze and wait for 'frozen 1' in" \
+			"  cgroup.events (cgroup-v2.rst, Core Interface Files), or FROZEN to v1's freezer.state, before stopping (07-cgroups, pause)."
+	fi
+}
+
+check_pause_freezes_container() {
+	requires_freezer
+	start_counter
+	pause_and_check_frozen
+	kill -CONT "$SUP"
+	if ! wait_for_state 5 "$SUP" SR || ! counter_moves; then
+		kill -KILL "$FIRST"
+		kill -CONT "$SUP"
+		bg_wait
+		flunk "$STEP: after SIGCONT the program should go on and thaw its container (0 to cgroup.freeze, THAWED to v1's" \
+			"  freezer.state); the program's state is '$(state "$SUP")' and the counter stands at $(counter) (07-cgroups, pause)."
+	fi
+	kill -KILL "$FIRST"
+	bg_wait
+	if ((status != 137)); then
+		flunk "$STEP: a container paused and thawed, then killed by SIGKILL, should end the program with 137."
+	fi
+}
+
+# SIGKILL cannot be caught: the program cannot thaw what it froze. On v2 SIGKILL
+# reaches frozen tasks; v1's freezer holds it until the cgroup thaws, so the next
+# run thaws the cgroups whose program is gone, and the container dies then.
+check_pause_then_sigkill_leaves_nothing() {
+	local left
+	local -a procs
+	requires_freezer
+	start_counter
+	pause_and_check_frozen
+	mapfile -t procs < <(descendants "$SUP")
+	kill -KILL "$SUP"
+	bg_wait
+	run_in true
+	expect_ran "true (the run after the killed one)"
+	if ! left=$(wait_gone 2000 "${procs[@]}"); then
+		for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+		flunk "$STEP: a paused container whose program is killed by SIGKILL must die with it (cgroup v2: SIGKILL reaches" \
+			"  frozen tasks) or, on v1, when the next run sweeps the cgroups of programs that are gone: it must thaw the" \
+			"  freezer cgroup (THAWED to freezer.state) before rmdir. Still running after the next run: $left (07-cgroups, pause)."
+	fi
+	check_nothing_leaked "after a paused container's program was killed and the next run swept"
+}
+
 # ---------------------------------------------------------------- 08-sec: least privilege
 
 DOCKER_CAPS=00000000a80425fb # chown dac_override fowner fsetid kill setgid setuid setpcap net_bind_service net_raw sys_chroot mknod audit_write setfcap

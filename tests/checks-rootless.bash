@@ -466,6 +466,27 @@ check_rootless_delegated_memory() {
 	check_memory_limit_kills
 }
 
+# Pause needs a cgroup to freeze: the delegated v2 one, or none at all.
+check_rootless_pause() {
+	if delegation_possible; then
+		delegate_scope
+		check_pause_freezes_container
+		return
+	fi
+	cnt_background -v sleep 1000
+	wait_for_command sleep
+	kill -TSTP "$SUP"
+	sleep 0.5
+	local st
+	st=$(state "$SUP")
+	kill -KILL "$FIRST"
+	bg_wait
+	if [[ $st == T || $stderr != *"SIGTSTP: no delegated cgroup"* ]]; then
+		flunk "$STEP: without a delegated cgroup there is nothing to freeze the container in: after SIGTSTP -v should" \
+			"  say so ('SIGTSTP: no delegated cgroup ...') and the program go on; its state was '$st' (09-rootless)."
+	fi
+}
+
 # The container starts in its cgroup (or, without one, at all) when clone3 says ENOSYS.
 check_rootless_without_clone3() {
 	local helper=$ROOT/build/no-clone3

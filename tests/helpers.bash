@@ -485,7 +485,10 @@ check_nothing_leaked() {
 	if [[ -n $found ]]; then
 		leaks+=("A cgroup was left behind: ${found//$'\n'/ } (the test removed it)."
 			"  The program must rmdir its cntlab/<PID> cgroup after the container exits (07-cgroups).")
-		while read -r mp; do rmdir "$mp" 2>/dev/null || true; done <<<"$found"
+		while read -r mp; do
+			echo THAWED >"$mp/freezer.state" 2>/dev/null || true # a v1 freezer holds SIGKILL
+			rmdir "$mp" 2>/dev/null || true
+		done <<<"$found"
 	fi
 
 	found=$(lines_added "$LEAK_BASE_ROOTFS" "$(rootfs_entries)")
