@@ -1,6 +1,6 @@
 # cntlab: a Linux container in C, one kernel feature per step.
 #
-#   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless
+#   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless, bin/10-image
 #   make run [STEP=NN] [CMD='...']   a shell (or CMD) in the newest (or NN) step
 #   make test [STEP=NN] [BIN=path] [PART=feature|earlier|contract]
 #                         the bats suite, or one step's file against BIN (one part of it)
@@ -15,6 +15,7 @@
 #   make soak | bench     500 containers against a leak baseline | start-up cost report
 #   make docs             regenerate the diffs and tables embedded in docs/
 #   make doctor           is this machine ready for the workshop? (docs/setup.md)
+#   make image            an OCI image of ./rootfs in image/, for 10-image (make run STEP=10)
 #   make deps | rootfs | clean
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
@@ -38,10 +39,11 @@ CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 STEPS   := $(basename $(notdir $(sort $(wildcard steps/[0-9][0-9]-*.c))))
 BINS    := $(addprefix bin/,$(STEPS))
 LIBOBJS := $(patsubst lib/%.c,build/%.o,$(wildcard lib/*.c))
-NEWEST  := $(lastword $(STEPS))
-# ... but root cannot run the bonus step 09-rootless: for root the newest is 08-sec.
+# The bonus steps from 10 on run only when named (STEP=10) ...
+NEWEST  := $(lastword $(filter 0%,$(STEPS)))
+# ... and root cannot run the bonus step 09-rootless: for root the newest is 08-sec.
 ifeq ($(shell id -u),0)
-NEWEST  := $(lastword $(filter-out 09-%,$(STEPS)))
+NEWEST  := $(lastword $(filter-out 09-%,$(filter 0%,$(STEPS))))
 endif
 # STEP=NN (or NN-name) names one step; the newest one by default.
 step     = $(or $(filter $(STEP)-%,$(STEPS)),$(filter $(STEP),$(STEPS)),$(if $(STEP),$(error no step $(STEP) in steps/),$(NEWEST)))
@@ -60,7 +62,7 @@ DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-asser
 	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap \
 	libarchive-dev libjansson-dev nettle-dev libacl1-dev libzstd-dev zlib1g-dev umoci skopeo
 
-.PHONY: all deps deps-lint deps-vm deps-cross cross rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
+.PHONY: all deps deps-lint deps-vm deps-cross cross rootfs image run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
 	exercise check progress test-exercises
 all: $(BINS)
 
@@ -109,6 +111,20 @@ rootfs:
 rootfs.user:
 	@[ -e rootfs.user/bin/sh ] || CNTLAB_UID_SHIFT=0 ./rootfs-fetch.sh rootfs.user
 
+# An OCI image layout of ./rootfs for 10-image, made offline with umoci (docs/10-image.md):
+# one layer of the rootfs, its IDs shifted back from 100000 to 0, and where the rootfs has no
+# /etc/os-release (the busybox one) a second layer that adds one. Root reads the rootfs.
+image: deps
+	@$(MAKE) --no-print-directory -s rootfs AS_ROOT=1
+	@[ -f image/index.json ] || $(SUDO) sh -ec 'tmp=$$(mktemp -d); trap "rm -rf $$tmp" EXIT; \
+		umoci init --layout $$tmp/image; umoci new --image $$tmp/image:latest; \
+		umoci insert --uid-map 0:100000:65536 --gid-map 0:100000:65536 --image $$tmp/image:latest rootfs /; \
+		if [ ! -e rootfs/etc/os-release ]; then \
+			printf "NAME=cntlab\nID=cntlab\nPRETTY_NAME=\"cntlab busybox image (make image)\"\n" >$$tmp/os-release; \
+			umoci insert --image $$tmp/image:latest $$tmp/os-release /etc/os-release; fi; \
+		umoci config --image $$tmp/image:latest --config.cmd /bin/sh; \
+		mv $$tmp/image image; echo "image: made image/ (tag latest) from rootfs/"'
+
 # Targets that need the packages first build in a sub-make, after `deps` has run.
 BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-probe AS_ROOT=1
 
@@ -116,7 +132,8 @@ BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/doctor-
 # ifeq: $(step) is checked only when make runs this target, so STEP="07 08" is no error.)
 run: deps
 	@$(if $(filter 09-%,$(step)),$(MAKE) --no-print-directory -s bin/$(step) rootfs.user,$(BUILT))
-	@$(if $(filter 09-%,$(step)),bin/$(step) -r rootfs.user,$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,-r rootfs)) $(CMD)
+	@$(if $(filter 10-%,$(step)),$(MAKE) --no-print-directory -s image)
+	@$(if $(filter 09-%,$(step)),bin/$(step) -r rootfs.user,$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,$(if $(filter 10-%,$(step)),-i image,-r rootfs))) $(CMD)
 
 test: deps
 	@$(BUILT)
@@ -156,6 +173,7 @@ test-exercises: deps
 diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
 	@prev=$$(printf '%s\n' $(STEPS) | grep -B1 -x '$(step)' | head -n1); \
+	case '$(step)' in 1[0-9]-*) prev=08-sec ;; esac; \
 	[ "$$prev" != '$(step)' ] || { echo "$(step) is the first step: nothing to diff" >&2; exit 2; }; \
 	diff -u --label "steps/$$prev.c" --label "steps/$(step).c" "steps/$$prev.c" "steps/$(step).c" || [ $$? -eq 1 ]
 
@@ -187,8 +205,10 @@ VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak
 AS_USER := $(if $(filter 0,$(shell id -u)),setpriv --reuid=65534 --regid=65534 --clear-groups)
 memcheck: deps
 	@$(BUILT)
+	@$(MAKE) --no-print-directory -s image
 	@for s in $(STEPS); do \
 		r=; [ "$$s" = 01-uts ] || r="-r rootfs"; \
+		case $$s in 10-*) r="-i image" ;; esac; \
 		case $$s in 09-*) as='$(AS_USER)' ;; *) as='$(SUDO)' ;; esac; \
 		eval "$$as" $(VALGRIND) bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
 	done; echo "memcheck: every supervisor is clean"
