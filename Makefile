@@ -269,6 +269,7 @@ soak: deps
 
 bench: deps
 	@$(BUILT)
+	@$(MAKE) --no-print-directory -s image
 	@$(SUDO) tests/bench
 
 # Before the workshop: what this machine can run (tests/doctor). No deps first: it says
