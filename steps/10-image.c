@@ -596,6 +596,9 @@ static json_t *pick_manifest(int dir, json_t *index, const char *tag, int depth)
                         n++;
                 }
         }
+        if (n != 1 && depth > 0)
+                error(125, 0, "image %s: %zu manifests for linux/%s in its index", image_path, n,
+                      architecture);
         if (n != 1 && tag)
                 error(125, 0, "image %s: no manifest is tagged '%s'", image_path, tag);
         if (n != 1)
@@ -979,7 +982,9 @@ static void open_store(void)
         static const char *const dirs[] = {"layers", "layers/sha256"};
 
         for (int i = 0; i < 2; i++)
-                if (mkdir(dirs[i], 0710) == 0 ? chown(dirs[i], 0, 100000) < 0 : errno != EEXIST)
+                if (mkdir(dirs[i], 0710) == 0
+                        ? chown(dirs[i], 0, 100000) < 0 || chmod(dirs[i], 0710) < 0
+                        : errno != EEXIST)
                         error(125, errno, "make the store ./%s", dirs[i]);
         if (!realpath("layers", store))
                 error(125, errno, "the store ./layers");

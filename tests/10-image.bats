@@ -22,7 +22,7 @@ teardown() { step_teardown; }
 @test "10-image: [feature] a file an upper layer adds is there" { check_image_added_file; }
 @test "10-image: [feature] a file an upper layer deletes (a whiteout) is gone" { check_image_whiteout; }
 @test "10-image: [feature] a directory an upper layer replaces (opaque) holds only the new content" { check_image_opaque_dir; }
-@test "10-image: [feature] the image's files belong to root inside" { check_image_owners; }
+@test "10-image: [feature] each file belongs inside to its owner in the image: root, or uid 1000" { check_image_owners; }
 @test "10-image: [feature] the config's Env applies, and container=cntlab wins over the image's" { check_image_env; }
 @test "10-image: [feature] with no COMMAND the config's Cmd runs" { check_image_cmd; }
 @test "10-image: [feature] COMMAND starts in the config's WorkingDir" { check_image_workdir; }

@@ -7,7 +7,8 @@
 # tests/10-image.bats builds its images once per file (image_setup_file), with umoci
 # from the lab's rootfs, in $IMAGES:
 #   oci:base    one layer: the rootfs, its IDs shifted back from 100000 to 0
-#   oci:full    base, then a layer adding /etc/added and /srv/old-file, a layer deleting
+#   oci:full    base, then a layer adding /etc/added, /etc/owned-by-1000 (owner 1000:1000)
+#               and /srv/old-file, a layer deleting
 #               /etc/hostname (a whiteout), a layer replacing /srv (opaque) with new-file;
 #               Env FROM_IMAGE=yes and container=docker, Cmd, WorkingDir /etc
 #   oci:user    base with User 1000:1000
@@ -26,6 +27,8 @@ image_setup_file() {
 	mkdir -p "$add/layer/etc" "$add/layer/srv" "$add/opaque"
 	echo added-by-a-layer >"$add/layer/etc/added"
 	echo replaced-by-a-layer-above >"$add/layer/srv/old-file"
+	echo owned-by-1000 >"$add/layer/etc/owned-by-1000"
+	chown 1000:1000 "$add/layer/etc/owned-by-1000"
 	echo only-in-the-new-layer >"$add/opaque/new-file"
 	{
 		umoci init --layout "$oci"
@@ -163,12 +166,12 @@ check_image_user() {
 }
 
 check_image_owners() {
-	run_cnt -i "$IMAGES/oci:full" stat -c '%u:%g' /bin/busybox /etc/added
+	run_cnt -i "$IMAGES/oci:full" stat -c '%u:%g' /bin/busybox /etc/added /etc/owned-by-1000
 	expect_ran "stat -c %u:%g"
-	if [[ ${lines[*]} != "0:0 0:0" ]]; then
-		flunk "$STEP: the image's files belong to its root, so inside stat should show 0:0 for /bin/busybox and /etc/added;" \
-			"  it shows: ${lines[*]}. Shift each entry's owner by 100000 into the container's map (0 100000 65536)" \
-			"  as you unpack it, as make rootfs shifts ./rootfs (docs/10-image.md)."
+	if [[ ${lines[*]} != "0:0 0:0 1000:1000" ]]; then
+		flunk "$STEP: inside, each file should belong to its owner in the image: 0:0 for /bin/busybox and /etc/added," \
+			"  1000:1000 for /etc/owned-by-1000; it shows: ${lines[*]}. Shift each entry's owner by 100000 into the" \
+			"  container's map (0 100000 65536) as you unpack it, as make rootfs shifts ./rootfs (docs/10-image.md)."
 	fi
 }
 
@@ -245,14 +248,18 @@ expect_refused() {
 	fi
 }
 
+# The base layer's blob replaced by another layer's, a valid gzipped tar: only the
+# digest (and the size) can tell. (A byte flipped in the gzip stream would be caught by
+# gunzip's own check, with or without the digest.)
 check_image_tampered_blob() {
-	local blob
+	local blob other
 	cp -a "$IMAGES/oci" "$BATS_TEST_TMPDIR/tampered"
 	blob=$(find "$BATS_TEST_TMPDIR/tampered/blobs/sha256" -type f -size +100k | head -n 1)
-	printf 'X' | dd of="$blob" bs=1 seek=1000 conv=notrunc status=none
+	other=$(find "$BATS_TEST_TMPDIR/tampered/blobs/sha256" -type f -size -2k -exec sh -c 'gzip -t "$1" 2>/dev/null' sh {} \; -print | head -n 1)
+	cp "$other" "$blob"
 	fresh_store
 	run_cnt -i "$BATS_TEST_TMPDIR/tampered:base" true
-	expect_refused "a layer blob changed by one byte" "${blob##*/}"
+	expect_refused "a layer blob replaced by another layer's" "${blob##*/}"
 	if [[ -n $(find layers/sha256 -mindepth 1 -maxdepth 1 -name "${blob##*/}") ]]; then
 		flunk "$STEP: the tampered layer ${blob##*/} was unpacked into the store: check each blob's sha256 before use."
 	fi
