@@ -515,13 +515,27 @@ static int open_blob(int dir, const char *path, const char *digest, long long si
         return fd;
 }
 
-/* The JSON in FD, which it closes. */
+/* The JSON in FD, which it closes: read whole first, since jansson's json_loadfd() reads
+ * one byte per read(2). At most 4 MiB: image JSON is a few KiB. */
 static json_t *load_json(int fd, const char *what)
 {
+        struct stat st;
         json_error_t err;
-        json_t *json = json_loadfd(fd, 0, &err);
+        json_t *json;
+        char *text;
+        ssize_t n = 0, r = 1;
 
+        errno = 0;
+        if (fstat(fd, &st) < 0 || st.st_size > (4 << 20) ||
+            !(text = malloc((size_t)st.st_size + 1)))
+                error(125, errno ? errno : EFBIG, "read %s", what);
+        while (n < st.st_size && (r = read(fd, text + n, (size_t)(st.st_size - n))) > 0)
+                n += r;
+        if (r < 0)
+                error(125, errno, "read %s", what);
         close(fd);
+        json = json_loadb(text, (size_t)n, 0, &err);
+        free(text);
         if (!json)
                 error(125, 0, "%s: not JSON: %s (line %d)", what, err.text, err.line);
         return json;
