@@ -1,6 +1,6 @@
 # cntlab: a Linux container in C, one kernel feature per step.
 #
-#   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless
+#   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless, bin/10-image
 #                         and bin/11-bridge (which changes the host's network: see docs/11-bridge.md)
 #   make run [STEP=NN] [CMD='...']   a shell (or CMD) in the newest (or NN) step
 #   make test [STEP=NN] [BIN=path] [PART=feature|earlier|contract]
@@ -16,6 +16,7 @@
 #   make soak | bench     500 containers against a leak baseline | start-up cost report
 #   make docs             regenerate the diffs and tables embedded in docs/
 #   make doctor           is this machine ready for the workshop? (docs/setup.md)
+#   make image            an OCI image of ./rootfs in image/, for 10-image (make run STEP=10)
 #   make deps | rootfs | clean
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
@@ -27,20 +28,25 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Ilib
-# --as-needed (in LIBS) links libnftables into 11-bridge alone: the steps before never call it.
-PKGS    := libcap libmnl libseccomp libnftables
+# --as-needed (in LIBS) links jansson and nettle into 10-image and libnftables into 11-bridge
+# alone: the steps before never call them.
+PKGS    := libcap libmnl libseccomp jansson nettle libnftables
+# 10-image's libarchive comes from its static archive: the shared library loads libxml2, ICU
+# and libstdc++ for formats it never reads, ~7 ms at every start; the archive brings only the
+# tar reader, gzip and zstd. --as-needed drops all of these from the steps that do not use them.
+ARCHIVE := -Wl,-Bstatic -larchive -Wl,-Bdynamic -lacl -lzstd -lz
 # "=", not ":=": asked when a recipe runs, after `make deps` may have installed them.
-LIBS     = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS     = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(ARCHIVE)
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 STEPS   := $(basename $(notdir $(sort $(wildcard steps/[0-9][0-9]-*.c))))
 BINS    := $(addprefix bin/,$(STEPS))
 LIBOBJS := $(patsubst lib/%.c,build/%.o,$(wildcard lib/*.c))
-# 11-bridge changes the host's network (a bridge, forwarding, nftables): never a default.
-NEWEST  := $(lastword $(filter-out 11-%,$(STEPS)))
-# ... but root cannot run the bonus step 09-rootless: for root the newest is 08-sec.
+# The bonus steps from 10 on run only when named (STEP=10) ...
+NEWEST  := $(lastword $(filter 0%,$(STEPS)))
+# ... and root cannot run the bonus step 09-rootless: for root the newest is 08-sec.
 ifeq ($(shell id -u),0)
-NEWEST  := $(lastword $(filter-out 09-% 11-%,$(STEPS)))
+NEWEST  := $(lastword $(filter-out 09-%,$(filter 0%,$(STEPS))))
 endif
 # STEP=NN (or NN-name) names one step; the newest one by default.
 step     = $(or $(filter $(STEP)-%,$(STEPS)),$(filter $(STEP),$(STEPS)),$(if $(STEP),$(error no step $(STEP) in steps/),$(NEWEST)))
@@ -55,10 +61,12 @@ else
 SUDO := { echo "cntlab: this needs root, and sudo is not installed: run make as root" >&2; exit 1; };
 endif
 
-DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev libnftables-dev bats bats-assert \
-	bats-support busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap nftables
+DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
+	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap \
+	libarchive-dev libjansson-dev nettle-dev libacl1-dev libzstd-dev zlib1g-dev umoci skopeo \
+	libnftables-dev nftables
 
-.PHONY: all deps deps-lint deps-vm deps-cross cross rootfs run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
+.PHONY: all deps deps-lint deps-vm deps-cross cross rootfs image run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
 	exercise check progress test-exercises
 all: $(BINS)
 
@@ -112,6 +120,20 @@ rootfs:
 rootfs.user:
 	@[ -e rootfs.user/bin/sh ] || CNTLAB_UID_SHIFT=0 ./rootfs-fetch.sh rootfs.user
 
+# An OCI image layout of ./rootfs for 10-image, made offline with umoci (docs/10-image.md):
+# one layer of the rootfs, its IDs shifted back from 100000 to 0, and where the rootfs has no
+# /etc/os-release (the busybox one) a second layer that adds one. Root reads the rootfs.
+image: deps
+	@$(MAKE) --no-print-directory -s rootfs AS_ROOT=1
+	@[ -f image/index.json ] || $(SUDO) sh -ec 'tmp=$$(mktemp -d); trap "rm -rf $$tmp" EXIT; \
+		umoci init --layout $$tmp/image; umoci new --image $$tmp/image:latest; \
+		umoci insert --uid-map 0:100000:65536 --gid-map 0:100000:65536 --image $$tmp/image:latest rootfs /; \
+		if [ ! -e rootfs/etc/os-release ]; then \
+			printf "NAME=cntlab\nID=cntlab\nPRETTY_NAME=\"cntlab busybox image (make image)\"\n" >$$tmp/os-release; \
+			umoci insert --image $$tmp/image:latest $$tmp/os-release /etc/os-release; fi; \
+		umoci config --image $$tmp/image:latest --config.cmd /bin/sh; \
+		mv $$tmp/image image; echo "image: made image/ (tag latest) from rootfs/"'
+
 # Targets that need the packages first build in a sub-make, after `deps` has run.
 BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/try-call build/doctor-probe AS_ROOT=1
 
@@ -119,7 +141,8 @@ BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/try-cal
 # ifeq: $(step) is checked only when make runs this target, so STEP="07 08" is no error.)
 run: deps
 	@$(if $(filter 09-%,$(step)),$(MAKE) --no-print-directory -s bin/$(step) rootfs.user,$(BUILT))
-	@$(if $(filter 09-%,$(step)),bin/$(step) -r rootfs.user,$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,-r rootfs)) $(CMD)
+	@$(if $(filter 10-%,$(step)),$(MAKE) --no-print-directory -s image)
+	@$(if $(filter 09-%,$(step)),bin/$(step) -r rootfs.user,$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,$(if $(filter 10-%,$(step)),-i image,-r rootfs))) $(CMD)
 
 test: deps
 	@$(BUILT)
@@ -193,8 +216,10 @@ VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak
 AS_USER := $(if $(filter 0,$(shell id -u)),setpriv --reuid=65534 --regid=65534 --clear-groups)
 memcheck: deps
 	@$(BUILT)
+	@$(MAKE) --no-print-directory -s image
 	@for s in $(STEPS); do \
 		r=; [ "$$s" = 01-uts ] || r="-r rootfs"; \
+		case $$s in 10-*) r="-i image" ;; esac; \
 		case $$s in 09-*) as='$(AS_USER)' ;; 11-*) as='$(SUDO) unshare -n' ;; *) as='$(SUDO)' ;; esac; \
 		eval "$$as" $(VALGRIND) bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
 	done; echo "memcheck: every supervisor is clean"
@@ -210,8 +235,9 @@ TRIPLET  = $(or $(if $(filter arm64,$(ARCH)),aarch64-linux-gnu),$(if $(filter am
 XDIR    := build/$(ARCH)
 XPKG     = PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig pkg-config
 XCFLAGS  = $(CFLAGS) $(shell $(XPKG) --cflags $(PKGS) 2>/dev/null)
-XLIBS    = -Wl,--as-needed $(shell $(XPKG) --libs $(PKGS) 2>/dev/null)
+XLIBS    = -Wl,--as-needed $(shell $(XPKG) --libs $(PKGS) 2>/dev/null) $(ARCHIVE)
 XDEBS    = gcc-$(subst _,-,$(TRIPLET)) libc6-dev:$(ARCH) libcap-dev:$(ARCH) libmnl-dev:$(ARCH) libseccomp-dev:$(ARCH) \
+	libarchive-dev:$(ARCH) libjansson-dev:$(ARCH) nettle-dev:$(ARCH) libacl1-dev:$(ARCH) libzstd-dev:$(ARCH) zlib1g-dev:$(ARCH) \
 	libnftables-dev:$(ARCH)
 
 deps-cross:
@@ -255,6 +281,7 @@ soak: deps
 
 bench: deps
 	@$(BUILT)
+	@$(MAKE) --no-print-directory -s image
 	@$(SUDO) tests/bench
 
 # Before the workshop: what this machine can run (tests/doctor). No deps first: it says

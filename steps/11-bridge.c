@@ -58,6 +58,7 @@
 #include <nftables/libnftables.h>
 
 #include "sync.h"
+#include "watchdog.h"
 #include "netns.h"
 
 static char step[] = "11-bridge"; /* error(3) and usage() print it */
@@ -180,6 +181,9 @@ static void add_bind_option(struct container *c, char *spec)
         *dst++ = '\0';
         if (mode)
                 *mode = '\0';
+        /* Not the whole new root (that is -r), nor so long that it would be cut short. */
+        if (dst[strspn(dst, "/")] == '\0' || strlen(dst) >= PATH_MAX)
+                error(125, 0, "invalid --bind destination '%.40s': / or over PATH_MAX", dst);
         b->src = realpath(spec, NULL);
         if (!b->src)
                 error(125, errno, "bind source %s", spec);
@@ -230,8 +234,9 @@ static double parse_number(const char *option, const char *arg, enum number kind
                 n *= (double)(1LL << (10 * (suffix - suffixes + 1)));
                 end++;
         }
-        if (errno || end == arg || *end || !(n > 0 && n <= max) ||
-            (kind != FRACTION && n != (double)(long long)n))
+        /* Digits, a point and K, M, G only: strtod(3) would take spaces, hex and exponents. */
+        if (errno || end == arg || *end || arg[strspn(arg, "0123456789.KMGkmg")] ||
+            !(n > 0 && n <= max) || (kind != FRACTION && n != (double)(long long)n))
                 error(125, 0, "invalid --%s '%s': expected %s", option, arg, expected[kind]);
         return n;
 }
@@ -279,6 +284,8 @@ static void parse_options(struct container *c, int argc, char **argv)
                 case 'c':
                         c->cpu_quota =
                             (long)(parse_number("cpus", optarg, FRACTION, 1024) * 100000);
+                        if (c->cpu_quota < 1000) /* the kernel's smallest quota (sched-bwc.rst) */
+                                error(125, 0, "invalid --cpus '%s': at least 0.01", optarg);
                         break;
                 case 'P': add_publish_option(c, optarg); break;
                 case ':':
@@ -523,18 +530,30 @@ static void mount_on_fd(const char *src, int fd, const char *dst, unsigned long 
         close(fd);
 }
 
-/* Bind SRC at DST below the new root; read-only takes a second call, a remount of the
- * new mount, which is on top of DST now and so is opened anew. */
+/* Bind SRC at DST below the new root; read-only takes a second call on the new mount, which
+ * is on top of DST now and so is opened anew. mount_setattr(2) with AT_RECURSIVE (Linux 5.12)
+ * makes it and every mount below it read-only; a remount, all an older kernel has, only the
+ * top one, and -v says so. */
 static void bind_mount(const char *src, const char *dst, int read_only)
 {
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
         struct stat st;
+        int fd;
 
         if (stat(src, &st) < 0)
                 error(125, errno, "bind source %s", src);
         mount_on_fd(src, open_in_root(dst, S_ISDIR(st.st_mode)), dst, MS_BIND | MS_REC);
-        if (read_only)
-                mount_on_fd(NULL, open_in_root(dst, S_ISDIR(st.st_mode)), dst,
-                            MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
+        if (!read_only)
+                return;
+        fd = open_in_root(dst, S_ISDIR(st.st_mode));
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) == 0) {
+                close(fd);
+        } else if (errno == ENOSYS) {
+                say("no mount_setattr (Linux 5.12): mounts below %s stay writable", dst);
+                mount_on_fd(NULL, fd, dst, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(src));
+        } else {
+                error(125, errno, "mount_setattr %s read-only", dst);
+        }
 }
 
 static void mount_binds(struct container *c)
@@ -547,14 +566,16 @@ static void mount_binds(struct container *c)
         }
 }
 
-/* What runc and crun hide: the host's kernel memory, keys and timers under /dev/null, its
- * hardware under an empty tmpfs, and what would let root inside tune the host's kernel
- * (/proc/sys, sysrq, irq) read-only. Paths this kernel lacks are skipped. */
+/* Docker's masked paths (moby's oci/defaults.go): the host's kernel memory, keys, timers and
+ * interrupts under /dev/null, its hardware and power counters (PLATYPUS, CVE-2020-8694) under
+ * an empty tmpfs, and /proc/sys, sysrq, irq read-only. Paths this kernel lacks are skipped. */
 static void mask_paths(void)
 {
-        static const char *const hidden_files[] = {"proc/kcore", "proc/keys", "proc/timer_list",
-                                                   "proc/sched_debug", "proc/latency_stats"};
-        static const char *const hidden_dirs[] = {"proc/acpi", "proc/scsi", "sys/firmware"};
+        static const char *const hidden_files[] = {
+            "proc/kcore",       "proc/keys",          "proc/timer_list", "proc/timer_stats",
+            "proc/sched_debug", "proc/latency_stats", "proc/interrupts"};
+        static const char *const hidden_dirs[] = {"proc/acpi", "proc/asound", "proc/scsi",
+                                                  "sys/firmware", "sys/devices/virtual/powercap"};
         static const char *const read_only[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq",
                                                 "proc/bus", "proc/fs"};
 
@@ -624,13 +645,11 @@ static void set_environment(void)
 /* capabilities(7): keep Docker's default 14 and nothing else, in the bounding set (so no
  * later execve can regain the rest), permitted and effective ("=ep" in cap_from_text(3));
  * inheritable and ambient empty. What the dropped ones would allow a container's root to do:
- *   SYS_ADMIN     mount, sethostname, setns and most of what namespaces guard
- *   NET_ADMIN     reconfigure the container's interfaces, routes and firewall
- *   SYS_PTRACE    read and write other processes' memory
- *   SYS_MODULE, SYS_RAWIO, SYS_BOOT, SYS_TIME  load kernel code, poke I/O ports,
- *                 reboot, set the clock: all of them act on the host, not a namespace
- *   DAC_READ_SEARCH  open_by_handle_at(2): open any host file by its handle
- *   the rest (IPC_LOCK, SYS_RESOURCE, SYSLOG, BPF, PERFMON, ...) reach host-wide state */
+ *   SYS_ADMIN mount, sethostname, setns and most of what namespaces guard; NET_ADMIN
+ *   reconfigure its interfaces, routes and firewall; SYS_PTRACE read and write other
+ *   processes' memory; SYS_MODULE, SYS_RAWIO, SYS_BOOT, SYS_TIME load kernel code, poke I/O
+ *   ports, reboot, set the clock, all on the host; DAC_READ_SEARCH open_by_handle_at(2) any
+ *   host file; the rest (IPC_LOCK, SYS_RESOURCE, SYSLOG, BPF, ...) reach host-wide state. */
 static void drop_capabilities(void)
 {
         cap_t keep =
@@ -653,20 +672,22 @@ static void drop_capabilities(void)
                 error(125, errno, "clear ambient capabilities");
 }
 
-/* Add "return EPERM" for SYSCALL when its argument ARG has all bits of MASK set. */
-static void deny_flag(scmp_filter_ctx ctx, const char *syscall, unsigned arg, unsigned mask)
+/* Add "return EPERM" for SYSCALL; with a MASK, only when argument ARG & MASK is VALUE. A name
+ * this libseccomp does not know cannot be filtered: -v says so, rather than skip it. */
+static void deny(scmp_filter_ctx ctx, const char *syscall, unsigned arg, unsigned mask,
+                 unsigned value)
 {
         int nr = seccomp_syscall_resolve_name(syscall);
-        struct scmp_arg_cmp cmp = {arg, SCMP_CMP_MASKED_EQ, mask, mask};
+        struct scmp_arg_cmp cmp = {arg, SCMP_CMP_MASKED_EQ, mask, value};
 
-        if (nr != __NR_SCMP_ERROR &&
-            seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp))
+        if (nr == __NR_SCMP_ERROR)
+                say("seccomp: this libseccomp does not know %s: not filtered", syscall);
+        else if (seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, mask ? 1 : 0, &cmp))
                 error(125, 0, "seccomp: cannot add a rule for %s", syscall);
 }
 
 /* seccomp(2) through libseccomp: allow everything but what could undo the isolation or reach
- * the host's kernel directly. Calls are named, so libseccomp picks this architecture's
- * numbers and skips names it lacks. */
+ * the host's kernel directly. Calls are named: libseccomp knows this architecture's numbers. */
 static void install_seccomp(void)
 {
         /* One row per reason; a row ends at its first NULL. */
@@ -682,6 +703,8 @@ static void install_seccomp(void)
             {"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
              "mount_setattr"}, /* the same, through the new mount API */
             {"swapon", "swapoff"}, /* swap is the host's, not the container's */
+            {"io_uring_setup", "io_uring_enter",
+             "io_uring_register"}, /* system calls made in shared memory, which no filter sees */
         };
         // clang-format on
         static const char *const chmods[] = {"chmod", "fchmod", "fchmodat", "fchmodat2"};
@@ -695,28 +718,28 @@ static void install_seccomp(void)
                 error(125, 0, "seccomp_init failed");
         say("load a seccomp filter: EPERM for namespace, mount, module, keyring syscalls");
         for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
-                for (size_t j = 0; j < 8 && denied[i][j]; j++) {
-                        int nr = seccomp_syscall_resolve_name(denied[i][j]);
-
-                        if (nr != __NR_SCMP_ERROR &&
-                            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0))
-                                error(125, 0, "seccomp: cannot add a rule for %s", denied[i][j]);
-                }
+                for (size_t j = 0; j < 8 && denied[i][j]; j++)
+                        deny(ctx, denied[i][j], 0, 0, 0);
         /* clone(2) may make threads and processes, but no namespaces. clone3 passes its
          * flags in memory, which seccomp cannot read: ENOSYS makes libc fall back to clone. */
         for (size_t i = 0; i < sizeof(namespace_flags) / sizeof(namespace_flags[0]); i++)
-                deny_flag(ctx, "clone", 0, namespace_flags[i]);
+                deny(ctx, "clone", 0, namespace_flags[i], namespace_flags[i]);
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0))
                 error(125, 0, "seccomp: cannot add a rule for clone3");
         /* TIOCSTI types into the terminal's input: the container could type into the host shell. */
-        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI)))
-                error(125, 0, "seccomp: cannot add a rule for ioctl");
-        /* No set-user-ID or set-group-ID files: with no_new_privs they would not raise
-         * privileges in here, but they would on the host if the files got out. */
+        deny(ctx, "ioctl", 1, 0xffffffffu, TIOCSTI);
+        /* No chmod to set-user-ID or set-group-ID: docs/08-sec.md says what that does not stop. */
         for (size_t i = 0; i < sizeof(chmods) / sizeof(chmods[0]); i++) {
-                deny_flag(ctx, chmods[i], mode_arg[i], S_ISUID);
-                deny_flag(ctx, chmods[i], mode_arg[i], S_ISGID);
+                deny(ctx, chmods[i], mode_arg[i], S_ISUID, S_ISUID);
+                deny(ctx, chmods[i], mode_arg[i], S_ISGID, S_ISGID);
+        }
+        /* personality(2) with Docker's five values only, 0, 8, 0x20000, 0x20008 and 0xffffffff
+         * (docs/08-sec.md). A rule compares an argument once, so "none of five" is one bit at a
+         * time: a bit but 3 and 17 set with bit 31 clear, or bit 31 set with another clear. */
+        for (unsigned b = 0; b < 31; b++) {
+                if (b != 3 && b != 17)
+                        deny(ctx, "personality", 0, 1u << 31 | 1u << b, 1u << b);
+                deny(ctx, "personality", 0, 1u << 31 | 1u << b, 1u << 31);
         }
         errno = -seccomp_load(ctx); /* libseccomp returns -errno */
         if (errno)
@@ -738,6 +761,10 @@ static void drop_privileges(void)
 /* execvp(3) searches PATH; as in shells, 127 means "not found" and 126 "cannot run". */
 static void exec_command(struct container *c)
 {
+        /* No descriptor but 0, 1 and 2 crosses: one left open on a host directory leads out
+         * of the new root (runc's CVE-2024-21626). The rest close on exec (Linux 5.11). */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                error(125, errno, "close_range");
         say("exec %s", c->argv[0]);
         execvp(c->argv[0], c->argv);
         error(errno == ENOENT ? 127 : 126, errno, "exec %s", c->argv[0]);
@@ -1107,6 +1134,9 @@ static void start_container(struct container *c)
                 container_main(c);
         say("cloned the container's first process: pid %d on the host", c->pid);
         sync_as_parent(&c->sync);
+        say("fork a watchdog that kills the container once we are gone, however we die");
+        if (watchdog_start(c->pid) < 0 && errno != ENOSYS) /* no pidfd: valgrind 3.19 */
+                error(125, errno, "start the watchdog");
 }
 
 /* user_namespaces(7): uid 0 inside is 100000 outside, for 65536 ids. uid_map comes first,

@@ -160,6 +160,8 @@ cnt_r() {
 rootfs_args() {
 	ROOTFS_ARGS=()
 	if ((STEP_NO >= 2)); then ROOTFS_ARGS=(-r "$ROOTFS"); fi
+	# 10-image's file runs the checks it inherits on an image (checks-image.bash).
+	if [[ -n ${IMAGE_ARGS-} ]]; then ROOTFS_ARGS=("${IMAGE_ARGS[@]}"); fi
 }
 
 # capture COMMAND...: run COMMAND and set status, output (its stdout), stderr,
