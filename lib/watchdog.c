@@ -46,7 +46,6 @@ int watchdog_start(pid_t pid)
 {
         int pidfd = pidfd_open(pid, 0);
         int fds[2];
-        pid_t watchdog;
 
         if (pidfd < 0)
                 return -1;
