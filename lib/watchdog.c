@@ -5,8 +5,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+static pid_t watchdog, supervisor;
+static int pipe_wr = -1; /* the supervisor's end */
+
+/* At the supervisor's exit: close our end, so the watchdog sees end-of-file at once, and reap
+ * it, so it never outlives us, not even as a zombie waiting for init. (Children forked later
+ * inherit this handler; they are not the supervisor.) */
+static void stop_watchdog(void)
+{
+        if (getpid() != supervisor)
+                return;
+        close(pipe_wr);
+        waitpid(watchdog, NULL, 0);
+}
 
 /* The watchdog itself: wait for end-of-file, then kill. It keeps the supervisor's blocked
  * signals blocked, and ignores the terminal's stop signals, so that nothing but the pipe
@@ -30,7 +46,6 @@ int watchdog_start(pid_t pid)
 {
         int pidfd = pidfd_open(pid, 0);
         int fds[2];
-        pid_t watchdog;
 
         if (pidfd < 0)
                 return -1;
@@ -43,10 +58,15 @@ int watchdog_start(pid_t pid)
                 close(fds[1]);
                 watch(fds[0], pidfd);
         }
-        /* The supervisor keeps only the write end, open until it dies. */
+        /* The supervisor keeps only the write end, open until it exits or dies. */
         close(fds[0]);
         close(pidfd);
-        if (watchdog < 0)
+        if (watchdog < 0) {
                 close(fds[1]);
-        return watchdog < 0 ? -1 : 0;
+                return -1;
+        }
+        supervisor = getpid();
+        pipe_wr = fds[1];
+        atexit(stop_watchdog);
+        return 0;
 }

@@ -10,7 +10,8 @@
  * SIGKILL, the kernel closes that write end (pipe(7)); the watchdog reads end-of-file,
  * sends SIGKILL through the pidfd, which cannot reach a recycled PID, and exits. From
  * 03-pid on the first process is the PID namespace's init, and its death ends every
- * process in the namespace.
+ * process in the namespace. When the supervisor exits normally, an atexit(3) handler closes
+ * its end and reaps the watchdog, so that it never outlives the supervisor.
  *
  * watchdog_start returns 0, or -1 with errno set; it never prints or exits. ENOSYS means no
  * pidfd_open: a kernel before 5.3 (which the lab does not support) or valgrind 3.19, which
