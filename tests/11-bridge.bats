@@ -10,7 +10,7 @@
 load helpers
 
 # shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
-EXTRA_MOUNTS_RE='^/(sys(/firmware)?|proc/(kcore|keys|timer_list|sched_debug|latency_stats|acpi|scsi|sys|sysrq-trigger|irq|bus|fs))$'
+EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup_file() { bridge_setup_file; }
 teardown_file() { bridge_teardown_file; }
