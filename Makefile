@@ -246,7 +246,7 @@ deps-cross:
 	@$(MAKE) -s deps DEBS="$(XDEBS)"
 
 cross: deps-cross
-	@$(MAKE) --no-print-directory -s $(addprefix $(XDIR)/bin/,$(STEPS)) $(XDIR)/no-clone3 $(XDIR)/doctor-probe
+	@$(MAKE) --no-print-directory -s $(addprefix $(XDIR)/bin/,$(STEPS)) $(XDIR)/no-clone3 $(XDIR)/try-call $(XDIR)/doctor-probe
 
 $(XDIR)/bin/%: steps/%.c $(XDIR)/libcntlab.a | $(XDIR)/bin
 	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $< $(XDIR)/libcntlab.a $(XLIBS)
@@ -259,6 +259,9 @@ $(XDIR)/%.o: lib/%.c lib/%.h | $(XDIR)/bin
 
 $(XDIR)/no-clone3: tests/no-clone3.c | $(XDIR)/bin
 	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $< $(XLIBS)
+
+$(XDIR)/try-call: tests/try-call.c | $(XDIR)/bin
+	$(TRIPLET)-gcc $(XCFLAGS) -static -o $@ $<
 
 $(XDIR)/doctor-probe: tests/doctor-probe.c | $(XDIR)/bin
 	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $<
