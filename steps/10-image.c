@@ -743,8 +743,10 @@ static int write_whiteout(struct archive *out, int root, struct archive_entry *e
                               archive_error_string(out));
                 dir = open_beneath(root, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         }
-        if (dir < 0 || fsetxattr(dir, "user.overlay.opaque", "y", 1, 0) < 0)
+        if (dir < 0)
                 error(125, errno, "%s: opaque directory %s", what, path);
+        if (fsetxattr(dir, "user.overlay.opaque", "y", 1, 0) < 0) /* tmpfs: from Linux 6.6 */
+                error(125, errno, "%s: user.* xattr on %s (the store's file system)", what, path);
         close(dir);
         return 1;
 }
