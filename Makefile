@@ -9,7 +9,7 @@
 #   make check STEP=NN [PART=...]       build mine/NN-name.c, run step NN's tests on it
 #   make progress         your steps against the three parts, from the last make checks
 #   make test-exercises   each step's unmodified exercise fails exactly its feature part
-#   make diff STEP=NN     what step NN adds to step NN-1
+#   make diff STEP=NN     what step NN adds to the step it builds on (steps/list)
 #   make lint | test-asan | memcheck   quality gates (CI runs them all)
 #   make test-vm [ARCH=arm64]   the suite in a qemu VM on Debian's kernel with pure cgroup v2
 #   make cross ARCH=arm64   the steps built for another architecture, into build/arm64/
@@ -39,17 +39,27 @@ ARCHIVE := -Wl,-Bstatic -larchive -Wl,-Bdynamic -lacl -lzstd -lz
 LIBS     = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(ARCHIVE)
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
-STEPS   := $(basename $(notdir $(sort $(wildcard steps/[0-9][0-9]-*.c))))
+# The steps, from steps/list (steps/list.bash reads it): STEPS in order, and for each
+# step its facts, e.g. $(03-pid.after) = 02-mnt (empty for the first), $(03-pid.kind) = core
+# or bonus, $(03-pid.as) = root or user, $(03-pid.root) = none, rootfs or image,
+# $(03-pid.net) = host or netns. What each means: the top of steps/list.
+STEPS   :=
+$(foreach fact,$(shell steps/list.bash step_make_vars),$(eval $(fact)))
 BINS    := $(addprefix bin/,$(STEPS))
 LIBOBJS := $(patsubst lib/%.c,build/%.o,$(wildcard lib/*.c))
-# The bonus steps from 10 on run only when named (STEP=10) ...
-NEWEST  := $(lastword $(filter 0%,$(STEPS)))
-# ... and root cannot run the bonus step 09-rootless: for root the newest is 08-sec.
-ifeq ($(shell id -u),0)
-NEWEST  := $(lastword $(filter-out 09-%,$(filter 0%,$(STEPS))))
-endif
+IS_ROOT := $(filter 0,$(shell id -u))
+# steps_where,FIELD,VALUE: the steps whose fact FIELD is VALUE.
+steps_where = $(foreach s,$(STEPS),$(if $(filter $(2),$($(s).$(1))),$(s)))
+# Without STEP, make run runs the last core step; the bonus steps run only when named,
+# except that for an ordinary user (not root) the newest is the last step made for one
+# (09-rootless), which root cannot run.
+NEWEST  := $(lastword $(call steps_where,kind,core) $(if $(IS_ROOT),,$(call steps_where,as,user)))
 # STEP=NN (or NN-name) names one step; the newest one by default.
 step     = $(or $(filter $(STEP)-%,$(STEPS)),$(filter $(STEP),$(STEPS)),$(if $(STEP),$(error no step $(STEP) in steps/),$(NEWEST)))
+# runs_as_user,STEP: non-empty when STEP runs as an ordinary user (steps/list's as=user).
+runs_as_user = $(filter user,$($(1).as))
+# root_opts,STEP,DIR: the options that give STEP its root: -r DIR, -i image, or none.
+root_opts = $(if $(filter rootfs,$($(1).root)),-r $(2))$(if $(filter image,$($(1).root)),-i image)
 
 # The privileged commands run as root: directly when we are root (as in CI), through
 # sudo otherwise (saying so), or not at all, with a clear message, without sudo.
@@ -137,12 +147,13 @@ image: deps
 # Targets that need the packages first build in a sub-make, after `deps` has run.
 BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/try-call build/doctor-probe AS_ROOT=1
 
-# 09 runs as you, in a rootfs of your own; the other steps as root. (In the recipe, not an
-# ifeq: $(step) is checked only when make runs this target, so STEP="07 08" is no error.)
+# A step for an ordinary user (09-rootless) runs as you, in a rootfs of your own; the
+# others as root; 10-image from the image. (In the recipe, not an ifeq: $(step) is checked
+# only when make runs this target, so STEP="07 08" is no error.)
 run: deps
-	@$(if $(filter 09-%,$(step)),$(MAKE) --no-print-directory -s bin/$(step) rootfs.user,$(BUILT))
-	@$(if $(filter 10-%,$(step)),$(MAKE) --no-print-directory -s image)
-	@$(if $(filter 09-%,$(step)),bin/$(step) -r rootfs.user,$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,$(if $(filter 10-%,$(step)),-i image,-r rootfs))) $(CMD)
+	@$(if $(call runs_as_user,$(step)),$(MAKE) --no-print-directory -s bin/$(step) rootfs.user,$(BUILT))
+	@$(if $(filter image,$($(step).root)),$(MAKE) --no-print-directory -s image)
+	@$(if $(call runs_as_user,$(step)),bin/$(step) $(call root_opts,$(step),rootfs.user),$(SUDO) bin/$(step) $(call root_opts,$(step),rootfs)) $(CMD)
 
 test: deps
 	@$(BUILT)
@@ -157,7 +168,7 @@ check: deps
 	@$(BUILT)
 	@CC='$(CC)' CFLAGS='$(CFLAGS)' LIBS='$(LIBS)' exercise/loop build '$(STEP)'
 	@s=$$(exercise/loop name '$(STEP)') || exit 2; r=$$(mktemp); st=0; \
-	if [ "$${s%%-*}" = 09 ]; then \
+	if [ "$$(steps/list.bash step_get "$$s" as)" = user ]; then \
 		env BIN=build/mine/$$s RESULTS=$$r $(if $(PART),PART=$(PART)) tests/run $$s || st=$$?; \
 	else \
 		$(SUDO) env BIN=build/mine/$$s RESULTS=$$r $(if $(PART),PART=$(PART)) tests/run $$s || st=$$?; \
@@ -179,16 +190,15 @@ test-exercises: deps
 	done
 	@$(SUDO) tests/exercises $(or $(STEP),$(EXERCISE_STEPS))
 
+# What step NN adds to the step it builds on (steps/list's after).
 diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
-	@prev=$$(printf '%s\n' $(STEPS) | grep -B1 -x '$(step)' | head -n1); \
-	case '$(step)' in 09-* | 1[0-9]-*) prev=$$(printf '%s\n' $(STEPS) | grep -x '08-.*');; esac; \
-	[ "$$prev" != '$(step)' ] || { echo "$(step) is the first step: nothing to diff" >&2; exit 2; }; \
-	diff -u --label "steps/$$prev.c" --label "steps/$(step).c" "steps/$$prev.c" "steps/$(step).c" || [ $$? -eq 1 ]
+	@$(if $($(step).after),,echo "$(step) is the first step: nothing to diff" >&2; exit 2)
+	@diff -u --label steps/$($(step).after).c --label steps/$(step).c steps/$($(step).after).c steps/$(step).c || [ $$? -eq 1 ]
 
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind
-SHELL_FILES := rootfs-fetch.sh .ci/run tests/run tests/exercises exercise/make-exercise exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
+SHELL_FILES := rootfs-fetch.sh .ci/run steps/list.bash tests/run tests/exercises exercise/make-exercise exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
 	tests/vm/deps tests/vm/init tests/bench tests/soak tests/doctor docs/gen)
 deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
@@ -207,22 +217,26 @@ test-asan: deps
 	@$(SUDO) env BINDIR=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run $(STEP)
 
 # valgrind's memcheck on each supervisor (the container's own process is not
-# followed: it execs, and valgrind misreads mount(2)'s NULL type argument). 09-rootless
-# refuses root, so it runs as you, or as root as nobody (65534), whose rootfs is nobody's.
-# 11-bridge turns forwarding on and adds nftables rules: only in a network namespace of
-# its own (unshare -n), never in the machine's.
+# followed: it execs, and valgrind misreads mount(2)'s NULL type argument). A step for an
+# ordinary user (09-rootless) refuses root, so it runs as you, or as root as nobody
+# (65534). A step that changes the host's network (steps/list's net=netns: 11-bridge turns
+# forwarding on and adds nftables rules) runs only in a network namespace of its own
+# (unshare -n), never in the machine's.
 VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --suppressions=tests/valgrind.supp \
 	--errors-for-leak-kinds=definite
-AS_USER := $(if $(filter 0,$(shell id -u)),setpriv --reuid=65534 --regid=65534 --clear-groups)
+AS_USER := $(if $(IS_ROOT),setpriv --reuid=65534 --regid=65534 --clear-groups)
+# memcheck_as,STEP: what runs STEP's valgrind: as the user, as root, in a netns of its own.
+memcheck_as = $(if $(call runs_as_user,$(1)),$(AS_USER),$(SUDO) $(if $(filter netns,$($(1).net)),unshare -n))
+# One command per step, each its own recipe line.
+define memcheck_step
+	@$(call memcheck_as,$(1)) $(VALGRIND) bin/$(1) $(call root_opts,$(1),rootfs) true || { echo "memcheck: $(1) is not clean" >&2; exit 1; }
+
+endef
 memcheck: deps
 	@$(BUILT)
 	@$(MAKE) --no-print-directory -s image
-	@for s in $(STEPS); do \
-		r=; [ "$$s" = 01-uts ] || r="-r rootfs"; \
-		case $$s in 10-*) r="-i image" ;; esac; \
-		case $$s in 09-*) as='$(AS_USER)' ;; 11-*) as='$(SUDO) unshare -n' ;; *) as='$(SUDO)' ;; esac; \
-		eval "$$as" $(VALGRIND) bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
-	done; echo "memcheck: every supervisor is clean"
+	$(foreach s,$(STEPS),$(call memcheck_step,$(s)))
+	@echo "memcheck: every supervisor is clean"
 
 # The steps and the test helpers for another Debian architecture (ARCH=arm64 or amd64;
 # aarch64 and x86_64 are taken too), with its gcc and its -dev packages through
