@@ -74,7 +74,7 @@ endif
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
 	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap \
 	libarchive-dev libjansson-dev nettle-dev libacl1-dev libzstd-dev zlib1g-dev umoci skopeo \
-	libnftables-dev nftables
+	libnftables-dev nftables python3
 
 .PHONY: all deps deps-lint deps-vm deps-cross cross rootfs image run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
 	exercise check progress test-exercises
@@ -198,7 +198,7 @@ diff:
 
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind
-SHELL_FILES := rootfs-fetch.sh .ci/run steps/list.bash tests/run tests/exercises exercise/make-exercise exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
+SHELL_FILES := rootfs-fetch.sh .ci/run steps/list.bash tests/run tests/exercises exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
 	tests/vm/deps tests/vm/init tests/bench tests/soak tests/doctor docs/gen)
 deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
