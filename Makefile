@@ -20,10 +20,11 @@
 #   make deps | rootfs | clean
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
-# privileged part of run, test and deps runs through sudo, and says so (make rootfs
-# alone, as a regular user, makes a rootfs that user owns, for 09-rootless). The
-# exception is 09-rootless: `make run STEP=09` runs as you, on rootfs.user, a rootfs
-# you own, with no sudo at all.
+# privileged part of run, test and deps runs through sudo, and says so: every privileged
+# command goes through tools/as-root, which decides that (and, without sudo, says to run
+# make as root). make rootfs alone, as a regular user, makes a rootfs that user owns, for
+# 09-rootless. The exception is 09-rootless: `make run STEP=09` runs as you, on
+# rootfs.user, a rootfs you own, with no sudo at all.
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -60,9 +61,6 @@ step_named = $(filter $(1)-% $(1),$(STEPS))
 runs_as_user = $(filter user,$($(1).as))
 # root_opts,STEP,DIR: the options that give STEP its root: -r DIR, -i image, or none.
 root_opts = $(if $(filter rootfs,$($(1).root)),-r $(2))$(if $(filter image,$($(1).root)),-i image)
-
-# The privileged commands run through tools/as-root: directly when we are root (as in
-# CI), through sudo otherwise (saying so), or not at all, with a clear message, without sudo.
 
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
 	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap \
