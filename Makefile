@@ -9,7 +9,7 @@
 #   make check STEP=NN [PART=...]       build mine/NN-name.c, run step NN's tests on it
 #   make progress         your steps against the three parts, from the last make checks
 #   make test-exercises   each step's unmodified exercise fails exactly its feature part
-#   make diff STEP=NN     what step NN adds to step NN-1
+#   make diff STEP=NN     what step NN adds to the step it builds on (steps/list)
 #   make lint | test-asan | memcheck   quality gates (CI runs them all)
 #   make test-vm [ARCH=arm64]   the suite in a qemu VM on Debian's kernel with pure cgroup v2
 #   make cross ARCH=arm64   the steps built for another architecture, into build/arm64/
@@ -20,10 +20,11 @@
 #   make deps | rootfs | clean
 #
 # The lab needs root. As root (and in CI) everything just runs; as a regular user the
-# privileged part of run, test and deps runs through sudo, and says so (make rootfs
-# alone, as a regular user, makes a rootfs that user owns, for 09-rootless). The
-# exception is 09-rootless: `make run STEP=09` runs as you, on rootfs.user, a rootfs
-# you own, with no sudo at all.
+# privileged part of run, test and deps runs through sudo, and says so: every privileged
+# command goes through tools/as-root, which decides that (and, without sudo, says to run
+# make as root). make rootfs alone, as a regular user, makes a rootfs that user owns, for
+# 09-rootless. The exception is 09-rootless: `make run STEP=09` runs as you, on
+# rootfs.user, a rootfs you own, with no sudo at all.
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -39,63 +40,72 @@ ARCHIVE := -Wl,-Bstatic -larchive -Wl,-Bdynamic -lacl -lzstd -lz
 LIBS     = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(ARCHIVE)
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
-STEPS   := $(basename $(notdir $(sort $(wildcard steps/[0-9][0-9]-*.c))))
+# The steps, from steps/list (steps/list.bash reads it): STEPS in order, and for each
+# step its facts, e.g. $(03-pid.after) = 02-mnt (empty for the first), $(03-pid.kind) = core
+# or bonus, $(03-pid.as) = root or user, $(03-pid.root) = none, rootfs or image,
+# $(03-pid.net) = host or netns. What each means: the top of steps/list.
+STEPS   :=
+$(foreach fact,$(shell steps/list.bash step_make_vars),$(eval $(fact)))
 BINS    := $(addprefix bin/,$(STEPS))
-LIBOBJS := $(patsubst lib/%.c,build/%.o,$(wildcard lib/*.c))
-# The bonus steps from 10 on run only when named (STEP=10) ...
-NEWEST  := $(lastword $(filter 0%,$(STEPS)))
-# ... and root cannot run the bonus step 09-rootless: for root the newest is 08-sec.
-ifeq ($(shell id -u),0)
-NEWEST  := $(lastword $(filter-out 09-%,$(filter 0%,$(STEPS))))
-endif
-# STEP=NN (or NN-name) names one step; the newest one by default.
-step     = $(or $(filter $(STEP)-%,$(STEPS)),$(filter $(STEP),$(STEPS)),$(if $(STEP),$(error no step $(STEP) in steps/),$(NEWEST)))
-
-# The privileged commands run as root: directly when we are root (as in CI), through
-# sudo otherwise (saying so), or not at all, with a clear message, without sudo.
-ifeq ($(shell id -u),0)
-SUDO :=
-else ifneq ($(shell command -v sudo 2>/dev/null),)
-SUDO := echo "cntlab: this needs root: running it with sudo" >&2; sudo
-else
-SUDO := { echo "cntlab: this needs root, and sudo is not installed: run make as root" >&2; exit 1; };
-endif
+IS_ROOT := $(filter 0,$(shell id -u))
+# steps_where,FIELD,VALUE: the steps whose fact FIELD is VALUE.
+steps_where = $(foreach s,$(STEPS),$(if $(filter $(2),$($(s).$(1))),$(s)))
+# Without STEP, make run runs the last core step; the bonus steps run only when named,
+# except that for an ordinary user (not root) the newest is the last step made for one
+# (09-rootless), which root cannot run.
+NEWEST  := $(lastword $(call steps_where,kind,core) $(if $(IS_ROOT),,$(call steps_where,as,user)))
+# $(step): the step STEP names, by number or full name (03 or 03-pid); without STEP, NEWEST.
+step     = $(if $(STEP),$(or $(call step_named,$(STEP)),$(error no step $(STEP) in steps/)),$(NEWEST))
+step_named = $(filter $(1)-% $(1),$(STEPS))
+# runs_as_user,STEP: non-empty when STEP runs as an ordinary user (steps/list's as=user).
+runs_as_user = $(filter user,$($(1).as))
+# root_opts,STEP,DIR: the options that give STEP its root: -r DIR, -i image, or none.
+root_opts = $(if $(filter rootfs,$($(1).root)),-r $(2))$(if $(filter image,$($(1).root)),-i image)
 
 DEBS := gcc make pkg-config libcap-dev libmnl-dev libseccomp-dev bats bats-assert bats-support \
 	busybox-static iproute2 util-linux procps curl uidmap slirp4netns bubblewrap \
 	libarchive-dev libjansson-dev nettle-dev libacl1-dev libzstd-dev zlib1g-dev umoci skopeo \
-	libnftables-dev nftables
+	libnftables-dev nftables python3
 
 .PHONY: all deps deps-lint deps-vm deps-cross cross rootfs image run test diff lint test-asan memcheck test-vm soak bench docs doctor clean \
 	exercise check progress test-exercises
 all: $(BINS)
 
-# Each step links only what it uses: the shared lib/ objects come from an archive, so
-# the linker takes just the members a step calls, and --as-needed drops unused libraries.
-bin/%: steps/%.c build/libcntlab.a | bin
-	$(CC) $(CFLAGS) -o $@ $< build/libcntlab.a $(LIBS)
+# The test helpers, built next to the steps: no-clone3 runs a program with clone3()
+# failing ENOSYS (tests/no-clone3.c); try-call makes one system call inside a container
+# (tests/try-call.c), static to run in any rootfs; doctor-probe is make doctor's way to
+# ask the kernel for a system call (tests/doctor-probe.c), libc only.
+HELPERS := no-clone3 try-call doctor-probe
 
-build/libcntlab.a: $(LIBOBJS)
-	$(AR) rcs $@ $^
+# The rules that build the steps and the helpers, written once and made twice: here for
+# this machine, and under "cross" below for another architecture.
+# $(call build_rules,DIR,BINDIR,CC,AR,CFLAGS,LIBS): lib/'s objects, their archive and the
+# helpers in DIR, the steps in BINDIR. Each step links only what it uses: the shared lib/
+# objects come from an archive, so the linker takes just the members a step calls, and
+# --as-needed drops unused libraries.
+define build_rules
+$(2)/%: steps/%.c $(1)/libcntlab.a | $(2)
+	$(3) $(5) -o $$@ $$< $(1)/libcntlab.a $(6)
 
-build/%.o: lib/%.c lib/%.h | build
-	$(CC) $(CFLAGS) -c -o $@ $<
+$(1)/libcntlab.a: $(patsubst lib/%.c,$(1)/%.o,$(wildcard lib/*.c))
+	$(4) rcs $$@ $$^
+
+$(1)/%.o: lib/%.c lib/%.h | $(1)
+	$(3) $(5) -c -o $$@ $$<
+
+$(1)/no-clone3: tests/no-clone3.c | $(1)
+	$(3) $(5) -o $$@ $$< $(6)
+
+$(1)/try-call: tests/try-call.c | $(1)
+	$(3) $(5) -static -o $$@ $$<
+
+$(1)/doctor-probe: tests/doctor-probe.c | $(1)
+	$(3) $(5) -o $$@ $$<
+endef
+$(eval $(call build_rules,build,bin,$$(CC),$$(AR),$$(CFLAGS),$$(LIBS)))
 
 bin build build/asan:
 	mkdir -p $@
-
-# A test helper: runs a program with clone3() failing ENOSYS (tests/no-clone3.c).
-build/no-clone3: tests/no-clone3.c | build
-	$(CC) $(CFLAGS) -o $@ $< $(LIBS)
-
-# A test helper: one system call inside a container (tests/try-call.c), static to run
-# in any rootfs.
-build/try-call: tests/try-call.c | build
-	$(CC) $(CFLAGS) -static -o $@ $<
-
-# make doctor's way to ask the kernel for a system call (tests/doctor-probe.c): libc only.
-build/doctor-probe: tests/doctor-probe.c | build
-	$(CC) $(CFLAGS) -o $@ $<
 
 # The same steps built with AddressSanitizer and UBSan, for `make test-asan`.
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -107,14 +117,14 @@ deps:
 	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then echo "deps: install these (or your distribution's equivalents) by hand:$$missing" >&2; exit 1; fi; \
 	echo "deps: installing$$missing"; \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive sh -c \
+	tools/as-root env DEBIAN_FRONTEND=noninteractive sh -c \
 		"apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing"
 
 # As root the rootfs is shifted to uid 100000 (05's user namespace); as an ordinary
 # user it is that user's own (09-rootless), made without sudo. The targets that run the
-# steps as root ask for root's, through sudo (AS_ROOT=1).
+# steps as root ask for root's (AS_ROOT=1), made through tools/as-root.
 rootfs:
-	@[ -e rootfs/bin/sh ] || { $(if $(AS_ROOT),$(SUDO)) ./rootfs-fetch.sh rootfs; }
+	@[ -e rootfs/bin/sh ] || $(if $(AS_ROOT),tools/as-root) ./rootfs-fetch.sh rootfs
 
 # 09-rootless's rootfs belongs to whoever runs make: no uid shift, no sudo.
 rootfs.user:
@@ -125,7 +135,7 @@ rootfs.user:
 # /etc/os-release (the busybox one) a second layer that adds one. Root reads the rootfs.
 image: deps
 	@$(MAKE) --no-print-directory -s rootfs AS_ROOT=1
-	@[ -f image/index.json ] || $(SUDO) sh -ec 'tmp=$$(mktemp -d); trap "rm -rf $$tmp" EXIT; \
+	@[ -f image/index.json ] || tools/as-root sh -ec 'tmp=$$(mktemp -d); trap "rm -rf $$tmp" EXIT; \
 		umoci init --layout $$tmp/image; umoci new --image $$tmp/image:latest; \
 		umoci insert --uid-map 0:100000:65536 --gid-map 0:100000:65536 --image $$tmp/image:latest rootfs /; \
 		if [ ! -e rootfs/etc/os-release ]; then \
@@ -135,34 +145,30 @@ image: deps
 		mv $$tmp/image image; echo "image: made image/ (tag latest) from rootfs/"'
 
 # Targets that need the packages first build in a sub-make, after `deps` has run.
-BUILT = $(MAKE) --no-print-directory -s all rootfs build/no-clone3 build/try-call build/doctor-probe AS_ROOT=1
+BUILT = $(MAKE) --no-print-directory -s all rootfs $(addprefix build/,$(HELPERS)) AS_ROOT=1
 
-# 09 runs as you, in a rootfs of your own; the other steps as root. (In the recipe, not an
-# ifeq: $(step) is checked only when make runs this target, so STEP="07 08" is no error.)
+# A step for an ordinary user (09-rootless) runs as you, in a rootfs of your own; the
+# others as root; 10-image from the image. (In the recipe, not an ifeq: $(step) is checked
+# only when make runs this target, so STEP="07 08" is no error.)
 run: deps
-	@$(if $(filter 09-%,$(step)),$(MAKE) --no-print-directory -s bin/$(step) rootfs.user,$(BUILT))
-	@$(if $(filter 10-%,$(step)),$(MAKE) --no-print-directory -s image)
-	@$(if $(filter 09-%,$(step)),bin/$(step) -r rootfs.user,$(SUDO) bin/$(step) $(if $(filter 01-%,$(step)),,$(if $(filter 10-%,$(step)),-i image,-r rootfs))) $(CMD)
+	@$(if $(call runs_as_user,$(step)),$(MAKE) --no-print-directory -s bin/$(step) rootfs.user,$(BUILT))
+	@$(if $(filter image,$($(step).root)),$(MAKE) --no-print-directory -s image)
+	@$(if $(call runs_as_user,$(step)),bin/$(step) $(call root_opts,$(step),rootfs.user),tools/as-root bin/$(step) $(call root_opts,$(step),rootfs)) $(CMD)
 
 test: deps
 	@$(BUILT)
-	@$(SUDO) env $(if $(BIN),BIN=$(BIN)) $(if $(PART),PART=$(PART)) tests/run $(STEP)
+	@tools/as-root env $(if $(BIN),BIN=$(BIN)) $(if $(PART),PART=$(PART)) tests/run $(STEP)
 
 # The workshop loop (docs/README.md): start a step of your own, check it, see how far you are.
 exercise:
 	@exercise/loop start '$(STEP)' '$(FROM)'
 
-# 09-rootless is tested as the ordinary user who runs make; every other step as root.
+# make check: exercise/loop builds mine/NN-name.c with the lab's flags, runs step NN's
+# tests on it as steps/list says (09-rootless as the ordinary user who runs make, every
+# other step as root) and keeps the results for make progress.
 check: deps
 	@$(BUILT)
-	@CC='$(CC)' CFLAGS='$(CFLAGS)' LIBS='$(LIBS)' exercise/loop build '$(STEP)'
-	@s=$$(exercise/loop name '$(STEP)') || exit 2; r=$$(mktemp); st=0; \
-	if [ "$${s%%-*}" = 09 ]; then \
-		env BIN=build/mine/$$s RESULTS=$$r $(if $(PART),PART=$(PART)) tests/run $$s || st=$$?; \
-	else \
-		$(SUDO) env BIN=build/mine/$$s RESULTS=$$r $(if $(PART),PART=$(PART)) tests/run $$s || st=$$?; \
-	fi; \
-	exercise/loop record "$$s" "$$r"; rm -f "$$r"; exit $$st
+	@CC='$(CC)' CFLAGS='$(CFLAGS)' LIBS='$(LIBS)' PART='$(PART)' exercise/loop check '$(STEP)'
 
 progress:
 	@exercise/loop progress
@@ -177,18 +183,17 @@ test-exercises: deps
 		mkdir -p build/exercise && exercise/make-exercise $$s build/exercise/$$s.c && \
 		$(CC) $(CFLAGS) -o build/exercise/$$s build/exercise/$$s.c build/libcntlab.a $(LIBS) || exit 1; \
 	done
-	@$(SUDO) tests/exercises $(or $(STEP),$(EXERCISE_STEPS))
+	@tools/as-root tests/exercises $(or $(STEP),$(EXERCISE_STEPS))
 
+# What step NN adds to the step it builds on (steps/list's after).
 diff:
 	@[ -n "$(STEP)" ] || { echo "usage: make diff STEP=NN" >&2; exit 2; }
-	@prev=$$(printf '%s\n' $(STEPS) | grep -B1 -x '$(step)' | head -n1); \
-	case '$(step)' in 09-* | 1[0-9]-*) prev=$$(printf '%s\n' $(STEPS) | grep -x '08-.*');; esac; \
-	[ "$$prev" != '$(step)' ] || { echo "$(step) is the first step: nothing to diff" >&2; exit 2; }; \
-	diff -u --label "steps/$$prev.c" --label "steps/$(step).c" "steps/$$prev.c" "steps/$(step).c" || [ $$? -eq 1 ]
+	@$(if $($(step).after),,echo "$(step) is the first step: nothing to diff" >&2; exit 2)
+	@diff -u --label steps/$($(step).after).c --label steps/$(step).c steps/$($(step).after).c steps/$(step).c || [ $$? -eq 1 ]
 
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind
-SHELL_FILES := rootfs-fetch.sh .ci/run tests/run tests/exercises exercise/make-exercise exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
+SHELL_FILES := rootfs-fetch.sh .ci/run steps/list.bash tools/as-root tests/run tests/exercises exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
 	tests/vm/deps tests/vm/init tests/bench tests/soak tests/doctor docs/gen)
 deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
@@ -204,25 +209,29 @@ lint:
 # The whole suite once more, against the sanitizer builds of every step.
 test-asan: deps
 	@$(BUILT) $(addprefix build/asan/,$(STEPS))
-	@$(SUDO) env BINDIR=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run $(STEP)
+	@tools/as-root env BINDIR=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run $(STEP)
 
 # valgrind's memcheck on each supervisor (the container's own process is not
-# followed: it execs, and valgrind misreads mount(2)'s NULL type argument). 09-rootless
-# refuses root, so it runs as you, or as root as nobody (65534), whose rootfs is nobody's.
-# 11-bridge turns forwarding on and adds nftables rules: only in a network namespace of
-# its own (unshare -n), never in the machine's.
+# followed: it execs, and valgrind misreads mount(2)'s NULL type argument). A step for an
+# ordinary user (09-rootless) refuses root, so it runs as you, or as root as nobody
+# (65534). A step that changes the host's network (steps/list's net=netns: 11-bridge turns
+# forwarding on and adds nftables rules) runs only in a network namespace of its own
+# (unshare -n), never in the machine's.
 VALGRIND := valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --suppressions=tests/valgrind.supp \
 	--errors-for-leak-kinds=definite
-AS_USER := $(if $(filter 0,$(shell id -u)),setpriv --reuid=65534 --regid=65534 --clear-groups)
+AS_USER := $(if $(IS_ROOT),setpriv --reuid=65534 --regid=65534 --clear-groups)
+# memcheck_as,STEP: what runs STEP's valgrind: as the user, as root, in a netns of its own.
+memcheck_as = $(if $(call runs_as_user,$(1)),$(AS_USER),tools/as-root $(if $(filter netns,$($(1).net)),unshare -n))
+# One command per step, each its own recipe line.
+define memcheck_step
+	@$(call memcheck_as,$(1)) $(VALGRIND) bin/$(1) $(call root_opts,$(1),rootfs) true || { echo "memcheck: $(1) is not clean" >&2; exit 1; }
+
+endef
 memcheck: deps
 	@$(BUILT)
 	@$(MAKE) --no-print-directory -s image
-	@for s in $(STEPS); do \
-		r=; [ "$$s" = 01-uts ] || r="-r rootfs"; \
-		case $$s in 10-*) r="-i image" ;; esac; \
-		case $$s in 09-*) as='$(AS_USER)' ;; 11-*) as='$(SUDO) unshare -n' ;; *) as='$(SUDO)' ;; esac; \
-		eval "$$as" $(VALGRIND) bin/$$s $$r true || { echo "memcheck: $$s is not clean" >&2; exit 1; }; \
-	done; echo "memcheck: every supervisor is clean"
+	$(foreach s,$(STEPS),$(call memcheck_step,$(s)))
+	@echo "memcheck: every supervisor is clean"
 
 # The steps and the test helpers for another Debian architecture (ARCH=arm64 or amd64;
 # aarch64 and x86_64 are taken too), with its gcc and its -dev packages through
@@ -242,50 +251,35 @@ XDEBS    = gcc-$(subst _,-,$(TRIPLET)) libc6-dev:$(ARCH) libcap-dev:$(ARCH) libm
 
 deps-cross:
 	@[ '$(ARCH)' = '$(HOST_ARCH)' ] || dpkg --print-foreign-architectures | grep -qx '$(ARCH)' || \
-		{ echo "deps: dpkg --add-architecture $(ARCH)"; $(SUDO) dpkg --add-architecture $(ARCH); }
+		{ echo "deps: dpkg --add-architecture $(ARCH)"; tools/as-root dpkg --add-architecture $(ARCH); }
 	@$(MAKE) -s deps DEBS="$(XDEBS)"
 
 cross: deps-cross
-	@$(MAKE) --no-print-directory -s $(addprefix $(XDIR)/bin/,$(STEPS)) $(XDIR)/no-clone3 $(XDIR)/try-call $(XDIR)/doctor-probe
+	@$(MAKE) --no-print-directory -s $(addprefix $(XDIR)/bin/,$(STEPS)) $(addprefix $(XDIR)/,$(HELPERS))
 
-$(XDIR)/bin/%: steps/%.c $(XDIR)/libcntlab.a | $(XDIR)/bin
-	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $< $(XDIR)/libcntlab.a $(XLIBS)
+# The native rules (build_rules above), with the cross compiler, into build/ARCH/.
+$(eval $(call build_rules,$(XDIR),$(XDIR)/bin,$$(TRIPLET)-gcc,$$(TRIPLET)-ar,$$(XCFLAGS),$$(XLIBS)))
 
-$(XDIR)/libcntlab.a: $(patsubst lib/%.c,$(XDIR)/%.o,$(wildcard lib/*.c))
-	$(TRIPLET)-ar rcs $@ $^
-
-$(XDIR)/%.o: lib/%.c lib/%.h | $(XDIR)/bin
-	$(TRIPLET)-gcc $(XCFLAGS) -c -o $@ $<
-
-$(XDIR)/no-clone3: tests/no-clone3.c | $(XDIR)/bin
-	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $< $(XLIBS)
-
-$(XDIR)/try-call: tests/try-call.c | $(XDIR)/bin
-	$(TRIPLET)-gcc $(XCFLAGS) -static -o $@ $<
-
-$(XDIR)/doctor-probe: tests/doctor-probe.c | $(XDIR)/bin
-	$(TRIPLET)-gcc $(XCFLAGS) -o $@ $<
-
-$(XDIR)/bin:
+$(XDIR) $(XDIR)/bin:
 	mkdir -p $@
 
 # The same suite inside a VM whose kernel mounts only cgroup v2 (tests/vm/run); with
 # ARCH=arm64 on another host, a VM of that architecture running build/arm64/.
 deps-vm:
-	@$(SUDO) env CNTLAB_VM_ARCH=$(ARCH) tests/vm/deps
+	@tools/as-root env CNTLAB_VM_ARCH=$(ARCH) tests/vm/deps
 
 test-vm: deps deps-vm $(if $(FOREIGN),cross)
 	@$(if $(FOREIGN),,$(BUILT))
-	@$(SUDO) env CNTLAB_VM_ARCH=$(ARCH) $(if $(PART),PART=$(PART)) tests/vm/run $(STEP)
+	@tools/as-root env CNTLAB_VM_ARCH=$(ARCH) $(if $(PART),PART=$(PART)) tests/vm/run $(STEP)
 
 soak: deps
 	@$(BUILT)
-	@$(SUDO) tests/soak
+	@tools/as-root tests/soak
 
 bench: deps
 	@$(BUILT)
 	@$(MAKE) --no-print-directory -s image
-	@$(SUDO) tests/bench
+	@tools/as-root tests/bench
 
 # Before the workshop: what this machine can run (tests/doctor). No deps first: it says
 # what is missing. Its probe is built when a compiler is there; it runs without it too.
