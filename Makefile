@@ -194,7 +194,7 @@ diff:
 # Quality gates: formatting, shell, static analysis. All must be silent.
 LINT_DEBS := clang-format clang-tidy cppcheck shellcheck valgrind
 SHELL_FILES := rootfs-fetch.sh .ci/run steps/list.bash tools/as-root tests/run tests/exercises exercise/loop $(wildcard tests/*.bash tests/*.bats tests/vm/run \
-	tests/vm/deps tests/vm/init tests/bench tests/soak tests/doctor docs/gen)
+	tests/vm/deps tests/vm/init tests/bench tests/soak tests/doctor docs/gen tests/gen)
 deps-lint:
 	@$(MAKE) -s deps DEBS="$(LINT_DEBS)"
 
