@@ -310,16 +310,26 @@ descendants_slowly() {
 # wait_for_descendant PID COMM SECONDS: print the PID of a process named COMM
 # below PID, waiting up to SECONDS for it to show up.
 wait_for_descendant() {
-	local deadline=$((SECONDS + $3)) p comm
+	local deadline=$((SECONDS + $3))
 	while ((SECONDS <= deadline)); do
-		for p in $(descendants "$1"); do
-			comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
-			if [[ $comm == "$2" ]]; then
-				echo "$p"
-				return 0
-			fi
-		done
+		descendant_named "$1" "$2" && return 0
 		sleep 0.1
+	done
+	return 1
+}
+
+# descendant_named PID COMM [inside]: print the PID of a process named COMM below
+# PID, now; with "inside", only one in a UTS namespace other than the test's, that
+# is, in a container (every step has its own UTS namespace, 01-uts), not a helper
+# the program runs on the host side.
+descendant_named() {
+	local p comm
+	for p in $(descendants "$1"); do
+		{ read -r comm <"/proc/$p/comm"; } 2>/dev/null || continue
+		[[ $comm == "$2" ]] || continue
+		if [[ ${3-} == inside && /proc/$p/ns/uts -ef /proc/$BASHPID/ns/uts ]]; then continue; fi
+		echo "$p"
+		return 0
 	done
 	return 1
 }
