@@ -275,7 +275,9 @@ expect_setup_error() {
 # ---------------------------------------------------------------- host-side helpers
 
 host_hostname() {
-	cat /proc/sys/kernel/hostname
+	local name
+	IFS= read -r name </proc/sys/kernel/hostname
+	echo "$name"
 }
 
 # descendants PID: the PIDs of all processes below PID, one a line.
@@ -342,9 +344,17 @@ kill_tree() {
 	done
 }
 
-# The mount points in the host's mount table, sorted.
+# The mount points in the host's mount table, in its order (the last mounted last).
+# Every test calls this twice: shell built-ins only, no program to start.
 host_mounts() {
-	awk '{ print $5 }' /proc/self/mountinfo | LC_ALL=C sort
+	(quick host_mounts_slowly)
+}
+
+host_mounts_slowly() {
+	local mp
+	while read -r _ _ _ _ mp _; do
+		echo "$mp"
+	done </proc/self/mountinfo
 }
 
 # "NS /proc/PID/ns/uts" for every process on the host.
@@ -372,7 +382,7 @@ quick() {
 leftover_processes_slowly() {
 	local -A ns_of=() parent=() known=() ours=()
 	local ns path pid line rest p
-	while read -r ns; do known[$ns]=1; done <<<"$LEAK_BASE_UTS"
+	while read -r ns _; do known[$ns]=1; done <<<"$LEAK_BASE_UTS"
 	while read -r ns path; do
 		[[ $ns == uts:* ]] || continue # a zombie has no namespaces
 		pid=${path#/proc/}
@@ -404,7 +414,8 @@ leftover_processes_slowly() {
 
 # The PIDs of every run of the program in this test.
 our_supervisors() {
-	cat "$SUPERVISORS_FILE" 2>/dev/null || true
+	local pid
+	{ while IFS= read -r pid; do echo "$pid"; done <"$SUPERVISORS_FILE"; } 2>/dev/null || true
 }
 
 # Host ends of our veth pairs (06-net names them cnt<PID>).
@@ -415,18 +426,27 @@ cnt_links() {
 	done
 }
 
-# Our containers' cgroups (07-cgroups names them cntlab/<PID>), in any hierarchy.
+# Our containers' cgroups (07-cgroups names them cntlab/<PID>), in any hierarchy,
+# each one's subdirectories before it.
 cnt_cgroups() {
-	local pids
-	pids=$(our_supervisors | paste -sd'|')
-	[[ -n $pids ]] || return 0
-	find /sys/fs/cgroup -maxdepth 6 -type d -path '*/cntlab/[0-9]*' 2>/dev/null |
-		grep -E "/cntlab/($pids)(/|\$)" | LC_ALL=C sort -r || true
+	local -A ours=()
+	local -a dirs=()
+	local pid dir
+	for pid in $(our_supervisors); do ours[$pid]=1; done
+	((${#ours[@]} > 0)) || return 0
+	while IFS= read -r dir; do
+		if [[ $dir =~ /cntlab/([0-9]+)(/|$) && -n ${ours[${BASH_REMATCH[1]}]-} ]]; then dirs+=("$dir"); fi
+	done < <(find /sys/fs/cgroup -maxdepth 6 -type d -path '*/cntlab/[0-9]*' 2>/dev/null)
+	((${#dirs[@]} == 0)) || printf '%s\n' "${dirs[@]}" | LC_ALL=C sort -r
 }
 
+# The names in the rootfs directory (shell built-ins only: every test calls this twice).
 rootfs_entries() {
 	if ((STEP_NO >= 2)) && [[ -d $ROOTFS ]]; then
-		find "$ROOTFS" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort
+		(
+			shopt -s nullglob dotglob
+			for f in "$ROOTFS"/*; do echo "${f##*/}"; done
+		)
 	fi
 }
 
@@ -439,14 +459,29 @@ wait_for_none() {
 	done
 }
 
-# lines_added OLD NEW: the lines of NEW that are not in OLD (both sorted).
+# lines_added OLD NEW: the non-empty lines of NEW that are not in OLD, each as
+# often as NEW has it more often than OLD (comm -13 of the two sorted, without
+# a program to start: every test calls this twice), in NEW's order.
 lines_added() {
-	LC_ALL=C comm -13 <(printf '%s\n' "$1") <(printf '%s\n' "$2") | sed '/^$/d'
+	(quick lines_added_slowly "$@")
+}
+
+lines_added_slowly() {
+	local -A times=()
+	local line n
+	while IFS= read -r line; do
+		if [[ -n $line ]]; then times[$line]=$((${times[$line]-0} + 1)); fi
+	done <<<"$1"
+	while IFS= read -r line; do
+		[[ -n $line ]] || continue
+		n=${times[$line]-0}
+		if ((n > 0)); then times[$line]=$((n - 1)); else echo "$line"; fi
+	done <<<"$2"
 }
 
 leak_baseline() {
 	LEAK_BASE_MOUNTS=$(host_mounts)
-	LEAK_BASE_UTS=$(uts_of_processes | awk '{ print $1 }' | LC_ALL=C sort -u)
+	LEAK_BASE_UTS=$(uts_of_processes) # "NS PATH" lines
 	LEAK_BASE_ROOTFS=$(rootfs_entries)
 	LEAK_BASE_HOSTNAME=$(host_hostname)
 	LEAK_BASELINE_TAKEN=1
@@ -1372,9 +1407,11 @@ cnt_background() {
 # Returns the run's exit status.
 end_background() {
 	local p i
+	local -A ours=()
 	if kill -0 "$1" 2>/dev/null; then
+		for p in $(our_supervisors); do ours[$p]=1; done
 		for p in $(descendants "$1"); do
-			if grep -qx "$p" "$SUPERVISORS_FILE"; then kill -TERM "$p"; fi
+			if [[ -n ${ours[$p]-} ]]; then kill -TERM "$p"; fi
 		done
 		for ((i = 0; i < 50; i++)); do
 			kill -0 "$1" 2>/dev/null || break
