@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # 01-uts: own hostname (UTS namespace). Nothing else is isolated yet.
 # feature: UTS namespace
-# Each test is one behaviour; the checks live in helpers.bash, shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash, shared by all steps.
 
 load helpers
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # 02-mnt: own mount table (mount namespace + pivot_root), minimal /dev, clean environment.
 # feature: mount namespace
-# Each test is one behaviour; the checks live in helpers.bash, shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash, shared by all steps.
 
 load helpers
 

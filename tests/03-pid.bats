@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # 03-pid: own process IDs (PID namespace): COMMAND is PID 1, /proc is the container's.
 # feature: PID namespace
-# Each test is one behaviour; the checks live in helpers.bash, shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash, shared by all steps.
 
 load helpers
 

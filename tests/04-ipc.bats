@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # 04-ipc: own System V IPC objects and POSIX message queues (IPC namespace).
 # feature: IPC namespace
-# Each test is one behaviour; the checks live in helpers.bash, shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash, shared by all steps.
 
 load helpers
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # 05-user: own user IDs (user namespace): root inside is uid and gid 100000 on the host.
 # feature: user namespace
-# Each test is one behaviour; the checks live in helpers.bash and checks-user-net.bash,
-# shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash (05-user's in
+# checks-user-net.bash), shared by all steps.
 
 load helpers
 

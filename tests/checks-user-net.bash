@@ -10,22 +10,7 @@
 # of a living container. So they start the program in the background
 # (cnt_background), learn S (learn_slot), and stop it by its PID (stop_cnt).
 
-# ---------------------------------------------------------------- set up
-
-# ---------------------------------------------------------------- containers in the background
-
-# end_process PID: kill a process the test started in the background, and reap it.
-end_process() {
-	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-# stop_cnt: SIGTERM the supervisor, which passes it on to the container, and
-# wait for it to end. Status as bg_wait.
-stop_cnt() {
-	kill -TERM "$SUP" 2>/dev/null || true
-	bg_wait
-}
+# ---------------------------------------------------------------- the network, seen from the host
 
 # The container command to serve DIR over HTTP on port 8080 until SIGTERM:
 # a shell that traps TERM stays PID 1, so the container ends at once when
@@ -247,6 +232,35 @@ check_host_network_visible() {
 	fi
 }
 
+# A negative control: what a step does not isolate yet must still be shared with
+# the host; it shows that the tests can see sharing at all, and that a step does
+# not quietly do a later step's work.
+check_host_users_shared() {
+	run_in cat /proc/self/uid_map
+	expect_ran "cat /proc/self/uid_map"
+	local -a map
+	read -ra map <<<"$output"
+	if [[ ${map[*]} != "0 0 4294967295" ]]; then
+		flunk "$STEP: negative control: the user namespace comes in 05-user, so root inside is still the host's root:" \
+			"  /proc/self/uid_map should be the identity map '0 0 4294967295'; it is '${map[*]}'."
+	fi
+}
+
+net_devices() { # net_devices TEXT: interface names in /proc/net/dev output
+	awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' <<<"$1" | LC_ALL=C sort
+}
+
+check_host_net_shared() {
+	local want
+	want=$(net_devices "$(cat /proc/net/dev)")
+	run_in cat /proc/net/dev
+	expect_ran "cat /proc/net/dev"
+	if [[ $(net_devices "$output") != "$want" ]]; then
+		flunk "$STEP: negative control: the network namespace comes in 06-net, so this step's container still shares" \
+			"  the host's network: /proc/net/dev inside should list the host's interfaces (${want//$'\n'/ })."
+	fi
+}
+
 # ---------------------------------------------------------------- 06-net: the network
 
 # parse_ip_a: read the output of "ip a; echo --; ip route" (in $lines and $output) into
@@ -449,17 +463,5 @@ check_veth_removed_after_exit() {
 		flunk "$STEP: the host end cnt$SUP of the container's veth pair should be gone within 3 s after the container" \
 			"  exited: the kernel removes a veth pair when the network namespace of one end dies. It is still there," \
 			"  so something still holds the container's network namespace (a process, or an open /proc/PID/ns/net)."
-	fi
-}
-
-check_host_cgroup_visible() {
-	local want
-	want=$(cat "/proc/$BASHPID/cgroup")
-	run_in cat /proc/self/cgroup
-	expect_ran "cat /proc/self/cgroup"
-	if [[ $output != "$want" ]]; then
-		flunk "$STEP: negative control: the cgroup namespace comes in 07-cgroups, so this step's container still sees" \
-			"  the host's cgroup paths: /proc/self/cgroup inside should be what the host sees for the program, the test's own:" \
-			"  ${want//$'\n'/$'\n'  }"
 	fi
 }
