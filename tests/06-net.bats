@@ -2,13 +2,13 @@
 # 06-net: own network stack (network namespace): lo, eth0 10.200.S.2/30 on a veth pair
 # whose host end cnt<PID> has 10.200.S.1/30, a default route through it, a read-only /sys.
 # feature: network namespace
-# Each test is one behaviour; the checks live in helpers.bash and checks-user-net.bash,
-# shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash (06-net's in
+# checks-user-net.bash), shared by all steps.
 
 load helpers
 
 # From this step on the container also has sysfs mounted on /sys.
-# shellcheck disable=SC2034 # read by check_own_mounts in helpers.bash
+# shellcheck disable=SC2034 # read by check_own_mounts in checks-mounts.bash
 EXTRA_MOUNTS_RE='^/sys$'
 
 setup() { step_setup 06-net; }

@@ -2,13 +2,13 @@
 # 07-cgroups: resource limits (cgroups) and an own cgroup namespace: /proc/self/cgroup
 # shows /, and the memory, task and CPU limits apply to the container's cgroup cntlab/<PID>.
 # feature: cgroups
-# Each test is one behaviour; the checks live in helpers.bash, checks-user-net.bash and
-# checks-limits-sec.bash, shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash (07-cgroups's in
+# checks-limits-sec.bash), shared by all steps.
 
 load helpers
 
 # From 06-net on the container also has sysfs mounted on /sys.
-# shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
+# shellcheck disable=SC2034 # read by check_own_mounts (checks-mounts.bash)
 EXTRA_MOUNTS_RE='^/sys$'
 
 setup() { step_setup 07-cgroups; }

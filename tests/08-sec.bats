@@ -2,14 +2,14 @@
 # 08-sec: least privilege: Docker's 14 default capabilities and no others, no_new_privs,
 # a seccomp filter that answers EPERM, and masked or read-only sensitive /proc and /sys paths.
 # feature: least privilege
-# Each test is one behaviour; the checks live in helpers.bash, checks-user-net.bash and
-# checks-limits-sec.bash, shared by all steps.
+# Each test is one behaviour; the checks live in checks-*.bash (08-sec's in
+# checks-limits-sec.bash), shared by all steps.
 
 load helpers
 
 # From 06-net on the container also has sysfs on /sys; 08-sec masks paths of /proc and
 # /sys with mounts of their own.
-# shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
+# shellcheck disable=SC2034 # read by check_own_mounts (checks-mounts.bash)
 EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup() { step_setup 08-sec; }

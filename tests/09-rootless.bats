@@ -3,11 +3,11 @@
 # feature: rootless (no privilege at all)
 # The suite runs as root; these tests make a test user with a subordinate range away from
 # 100000 and run the program as that user (checks-rootless.bash). Each test is one
-# behaviour; the checks live in helpers.bash and checks-*.bash, shared by all steps.
+# behaviour; the checks live in checks-*.bash, shared by all steps.
 
 load helpers
 
-# shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
+# shellcheck disable=SC2034 # read by check_own_mounts (checks-mounts.bash)
 EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup_file() { rootless_setup_file; }

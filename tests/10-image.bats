@@ -3,12 +3,12 @@
 # each verified and unpacked once into the store ./layers.
 # feature: images (OCI layers under overlay)
 # The tests make their images with umoci and skopeo from the lab's rootfs
-# (checks-image.bash). Each test is one behaviour; the checks live in helpers.bash and
-# checks-*.bash, shared by all steps. The checks inherited from 08-sec run on an image.
+# (checks-image.bash). Each test is one behaviour; the checks live in checks-*.bash,
+# shared by all steps. The checks inherited from 08-sec run on an image.
 
 load helpers
 
-# shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
+# shellcheck disable=SC2034 # read by check_own_mounts (checks-mounts.bash)
 EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup_file() { image_setup_file; }

@@ -5,11 +5,11 @@
 # the outside world (checks-bridge.bash); the machine's own network is never touched, and the
 # file checks that at its end.
 # feature: a bridge, NAT and published ports
-# Each test is one behaviour; the checks live in helpers.bash and checks-*.bash.
+# Each test is one behaviour; the checks live in checks-*.bash.
 
 load helpers
 
-# shellcheck disable=SC2034 # read by check_own_mounts (helpers.bash)
+# shellcheck disable=SC2034 # read by check_own_mounts (checks-mounts.bash)
 EXTRA_MOUNTS_RE='^/(sys(/firmware)?|sys/devices/virtual/powercap|proc/(kcore|keys|timer_list|timer_stats|sched_debug|latency_stats|interrupts|acpi|asound|scsi|sys|sysrq-trigger|irq|bus|fs))$'
 
 setup_file() { bridge_setup_file; }

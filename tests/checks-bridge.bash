@@ -70,13 +70,18 @@ bridge_setup() {
 	new_netns
 	OUTNS=$NEW_NETNS
 	ip link add uplink netns "$HOSTNS" type veth peer name wan netns "$OUTNS"
-	in_host ip addr add 198.51.100.1/24 dev uplink
-	in_host ip link set uplink up
-	in_host ip link set lo up
-	in_host ip route add default via 198.51.100.2
-	in_outside ip addr add 198.51.100.2/24 dev wan
-	in_outside ip link set wan up
-	in_outside ip link set lo up
+	# One ip per namespace, reading its commands from stdin: every test sets these up.
+	in_host ip -batch - <<-'EOF'
+		addr add 198.51.100.1/24 dev uplink
+		link set uplink up
+		link set lo up
+		route add default via 198.51.100.2
+	EOF
+	in_outside ip -batch - <<-'EOF'
+		addr add 198.51.100.2/24 dev wan
+		link set wan up
+		link set lo up
+	EOF
 	local routes
 	routes=$(in_host ip -4 route show | awk '{ print $1, $2, $3 }' | LC_ALL=C sort | paste -sd,)
 	if [[ $routes != "198.51.100.0/24 dev uplink,default via 198.51.100.2" ]]; then
@@ -132,8 +137,11 @@ start_web_container() {
 	cnt_background "$@" sh -c 'mkdir -p /tmp/www && echo "a page from the container" >/tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'
 	wait_for_command httpd
 	local i
-	for ((i = 0; i < 50; i++)); do # until it listens on port 80 (0050), state 0A
-		if awk '$2 ~ /:0050$/ && $4 == "0A" { found = 1 } END { exit !found }' "/proc/$FIRST/net/tcp" 2>/dev/null; then break; fi
+	# Until it listens on port 80 (0050), state 0A: busybox httpd listens on IPv6's ::
+	# (tcp6, which takes IPv4 too) where the container has IPv6, else on IPv4's 0.0.0.0 (tcp).
+	for ((i = 0; i < 50; i++)); do
+		if cat "/proc/$FIRST/net/tcp" "/proc/$FIRST/net/tcp6" 2>/dev/null |
+			awk '$2 ~ /:0050$/ && $4 == "0A" { found = 1 } END { exit !found }'; then break; fi
 		sleep 0.1
 	done
 	CONTAINER_IP=$(nsenter -t "$FIRST" -n ip -4 -o addr show dev eth0 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4 }')
@@ -161,9 +169,17 @@ check_bridge_container_network() {
 	fi
 }
 
+# bounded_wget URL: a sh command that fetches URL, given up after 5 s. Not timeout
+# as COMMAND itself: it execs wget, which would be PID 1, and PID 1 ignores the
+# SIGTERM timeout sends it (it has no handler), so a fetch that hangs, as without the
+# host's forwarding, would hang the run until the runner's own timeout (30 s).
+bounded_wget() {
+	echo "timeout 5 wget -q -O - '$1'; exit \$?"
+}
+
 check_bridge_masquerade() {
 	serve_outside
-	run_in timeout 5 wget -q -O - http://198.51.100.2/
+	run_in sh -c "$(bounded_wget http://198.51.100.2/)"
 	if [[ $output != "a page from the outside" ]]; then
 		flunk "11-bridge: a container should fetch a page from a server in the outside world (198.51.100.2, reached through" \
 			"  the host's uplink). It got '$output'. The host must forward (net.ipv4.ip_forward = 1 in its network namespace)" \
@@ -221,7 +237,7 @@ check_bridge_publish_udp() {
 check_bridge_containers_reach_each_other() {
 	start_web_container
 	local a=$FIRST a_ip=$CONTAINER_IP page
-	run_in timeout 5 wget -q -O - "http://$a_ip/"
+	run_in sh -c "$(bounded_wget "http://$a_ip/")"
 	page=$output
 	kill -KILL "$a"
 	bg_wait

@@ -1,9 +1,22 @@
 # shellcheck shell=bash
 #
-# helpers.bash - what every tests/NN-name.bats file loads.
+# helpers.bash - what every tests/NN-name.bats file loads: the shared machinery
+# (set up and tear down, running the program, in the foreground or in the
+# background, reporting, and the leak checks), then every tests/checks-*.bash.
 #
-# A step file is a list of one-line tests, each calling one check_* function
-# from here, so an isolation is checked the same way in every step that has it.
+# A step file is a list of one-line tests, each calling one check_* function,
+# so an isolation is checked the same way in every step that has it. The checks
+# live in files named for what they check:
+#
+#   checks-lifecycle.bash    signals, a killed program, a failed setup, exit statuses, leaks (every step)
+#   checks-cmdline.bash      the command line: -h, -v, long options, --, COMMAND by default
+#   checks-uts-pid-ipc.bash  01-uts (the hostname), 03-pid, 04-ipc
+#   checks-mounts.bash       02-mnt: the mount table, /dev, the environment, -r, -b, -o
+#   checks-user-net.bash     05-user and 06-net
+#   checks-limits-sec.bash   07-cgroups and 08-sec
+#   checks-rootless.bash     09-rootless
+#   checks-image.bash        10-image
+#   checks-bridge.bash       11-bridge
 #
 # Parts. Each test names its part in square brackets right after the step:
 #
@@ -45,15 +58,8 @@ ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 ROOTFS=${ROOTFS:-$ROOT/rootfs}
 [[ $ROOTFS == /* ]] || ROOTFS=$PWD/$ROOTFS
 CNT_TIMEOUT=${CNT_TIMEOUT:-30}
-CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# The devices the contract puts in /dev (02-mnt), and what else may be there.
-DEVICES=(null zero full random urandom tty)
-DEV_MAY_HAVE=(mqueue pts shm ptmx fd stdin stdout stderr)
-# Mount points a container of steps 02-04 may have. A later step that mounts
-# more (e.g. masks in /proc) adds a regular expression in EXTRA_MOUNTS_RE.
-OWN_MOUNTS_RE='^/(proc|dev(/(null|zero|full|random|urandom|tty|mqueue|pts|shm|ptmx))?)?$'
-EXTRA_MOUNTS_RE=${EXTRA_MOUNTS_RE:-'^$'}
 # What the last run did (see capture).
+# shellcheck disable=SC2034 # lines and stderr_lines are for the checks (checks-*.bash)
 status=0 output='' stderr='' lines=() stderr_lines=()
 LOCK_FD=9 # see take_lock
 
@@ -275,7 +281,9 @@ expect_setup_error() {
 # ---------------------------------------------------------------- host-side helpers
 
 host_hostname() {
-	cat /proc/sys/kernel/hostname
+	local name
+	IFS= read -r name </proc/sys/kernel/hostname
+	echo "$name"
 }
 
 # descendants PID: the PIDs of all processes below PID, one a line.
@@ -310,16 +318,26 @@ descendants_slowly() {
 # wait_for_descendant PID COMM SECONDS: print the PID of a process named COMM
 # below PID, waiting up to SECONDS for it to show up.
 wait_for_descendant() {
-	local deadline=$((SECONDS + $3)) p comm
+	local deadline=$((SECONDS + $3))
 	while ((SECONDS <= deadline)); do
-		for p in $(descendants "$1"); do
-			comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
-			if [[ $comm == "$2" ]]; then
-				echo "$p"
-				return 0
-			fi
-		done
+		descendant_named "$1" "$2" && return 0
 		sleep 0.1
+	done
+	return 1
+}
+
+# descendant_named PID COMM [inside]: print the PID of a process named COMM below
+# PID, now; with "inside", only one in a UTS namespace other than the test's, that
+# is, in a container (every step has its own UTS namespace, 01-uts), not a helper
+# the program runs on the host side.
+descendant_named() {
+	local p comm
+	for p in $(descendants "$1"); do
+		{ read -r comm <"/proc/$p/comm"; } 2>/dev/null || continue
+		[[ $comm == "$2" ]] || continue
+		if [[ ${3-} == inside && /proc/$p/ns/uts -ef /proc/$BASHPID/ns/uts ]]; then continue; fi
+		echo "$p"
+		return 0
 	done
 	return 1
 }
@@ -332,9 +350,17 @@ kill_tree() {
 	done
 }
 
-# The mount points in the host's mount table, sorted.
+# The mount points in the host's mount table, in its order (the last mounted last).
+# Every test calls this twice: shell built-ins only, no program to start.
 host_mounts() {
-	awk '{ print $5 }' /proc/self/mountinfo | LC_ALL=C sort
+	(quick host_mounts_slowly)
+}
+
+host_mounts_slowly() {
+	local mp
+	while read -r _ _ _ _ mp _; do
+		echo "$mp"
+	done </proc/self/mountinfo
 }
 
 # "NS /proc/PID/ns/uts" for every process on the host.
@@ -362,7 +388,7 @@ quick() {
 leftover_processes_slowly() {
 	local -A ns_of=() parent=() known=() ours=()
 	local ns path pid line rest p
-	while read -r ns; do known[$ns]=1; done <<<"$LEAK_BASE_UTS"
+	while read -r ns _; do known[$ns]=1; done <<<"$LEAK_BASE_UTS"
 	while read -r ns path; do
 		[[ $ns == uts:* ]] || continue # a zombie has no namespaces
 		pid=${path#/proc/}
@@ -394,7 +420,8 @@ leftover_processes_slowly() {
 
 # The PIDs of every run of the program in this test.
 our_supervisors() {
-	cat "$SUPERVISORS_FILE" 2>/dev/null || true
+	local pid
+	{ while IFS= read -r pid; do echo "$pid"; done <"$SUPERVISORS_FILE"; } 2>/dev/null || true
 }
 
 # Host ends of our veth pairs (06-net names them cnt<PID>).
@@ -405,18 +432,27 @@ cnt_links() {
 	done
 }
 
-# Our containers' cgroups (07-cgroups names them cntlab/<PID>), in any hierarchy.
+# Our containers' cgroups (07-cgroups names them cntlab/<PID>), in any hierarchy,
+# each one's subdirectories before it.
 cnt_cgroups() {
-	local pids
-	pids=$(our_supervisors | paste -sd'|')
-	[[ -n $pids ]] || return 0
-	find /sys/fs/cgroup -maxdepth 6 -type d -path '*/cntlab/[0-9]*' 2>/dev/null |
-		grep -E "/cntlab/($pids)(/|\$)" | LC_ALL=C sort -r || true
+	local -A ours=()
+	local -a dirs=()
+	local pid dir
+	for pid in $(our_supervisors); do ours[$pid]=1; done
+	((${#ours[@]} > 0)) || return 0
+	while IFS= read -r dir; do
+		if [[ $dir =~ /cntlab/([0-9]+)(/|$) && -n ${ours[${BASH_REMATCH[1]}]-} ]]; then dirs+=("$dir"); fi
+	done < <(find /sys/fs/cgroup -maxdepth 6 -type d -path '*/cntlab/[0-9]*' 2>/dev/null)
+	((${#dirs[@]} == 0)) || printf '%s\n' "${dirs[@]}" | LC_ALL=C sort -r
 }
 
+# The names in the rootfs directory (shell built-ins only: every test calls this twice).
 rootfs_entries() {
 	if ((STEP_NO >= 2)) && [[ -d $ROOTFS ]]; then
-		find "$ROOTFS" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort
+		(
+			shopt -s nullglob dotglob
+			for f in "$ROOTFS"/*; do echo "${f##*/}"; done
+		)
 	fi
 }
 
@@ -429,14 +465,29 @@ wait_for_none() {
 	done
 }
 
-# lines_added OLD NEW: the lines of NEW that are not in OLD (both sorted).
+# lines_added OLD NEW: the non-empty lines of NEW that are not in OLD, each as
+# often as NEW has it more often than OLD (comm -13 of the two sorted, without
+# a program to start: every test calls this twice), in NEW's order.
 lines_added() {
-	LC_ALL=C comm -13 <(printf '%s\n' "$1") <(printf '%s\n' "$2") | sed '/^$/d'
+	(quick lines_added_slowly "$@")
+}
+
+lines_added_slowly() {
+	local -A times=()
+	local line n
+	while IFS= read -r line; do
+		if [[ -n $line ]]; then times[$line]=$((${times[$line]-0} + 1)); fi
+	done <<<"$1"
+	while IFS= read -r line; do
+		[[ -n $line ]] || continue
+		n=${times[$line]-0}
+		if ((n > 0)); then times[$line]=$((n - 1)); else echo "$line"; fi
+	done <<<"$2"
 }
 
 leak_baseline() {
 	LEAK_BASE_MOUNTS=$(host_mounts)
-	LEAK_BASE_UTS=$(uts_of_processes | awk '{ print $1 }' | LC_ALL=C sort -u)
+	LEAK_BASE_UTS=$(uts_of_processes) # "NS PATH" lines
 	LEAK_BASE_ROOTFS=$(rootfs_entries)
 	LEAK_BASE_HOSTNAME=$(host_hostname)
 	LEAK_BASELINE_TAKEN=1
@@ -510,818 +561,6 @@ check_nothing_leaked() {
 		"${leaks[@]}"
 }
 
-# ---------------------------------------------------------------- 01-uts: the hostname
-
-check_own_hostname() {
-	run_in -n cntlab-own.test hostname
-	expect_ran "hostname"
-	if [[ $output != cntlab-own.test ]]; then
-		flunk "$STEP: inside, hostname should print the NAME given with -n, cntlab-own.test; it printed '$output'." \
-			"  The container needs its own UTS namespace (clone flag CLONE_NEWUTS, 01-uts) and sethostname(NAME) in it."
-	fi
-}
-
-check_host_hostname_unchanged() {
-	local before after
-	before=$(host_hostname)
-	run_in -n cntlab-given sh -c 'hostname cntlab-renamed && hostname'
-	after=$(host_hostname)
-	if [[ $after != "$before" ]]; then
-		printf '%s' "$before" >/proc/sys/kernel/hostname
-		flunk "$STEP: the host's hostname must not change; it was '$before' and became '$after' (the test set it back)." \
-			"  Without its own UTS namespace (clone flag CLONE_NEWUTS, 01-uts), sethostname() inside renames the host."
-	fi
-	expect_ran "sh -c 'hostname cntlab-renamed && hostname'"
-	if [[ $output != cntlab-renamed ]]; then
-		flunk "$STEP: root inside the container should be able to rename it: hostname printed '$output', not cntlab-renamed."
-	fi
-}
-
-check_default_hostname_format() {
-	run_in hostname
-	expect_ran "hostname"
-	if [[ ! $output =~ ^cnt-[0-9a-f]{5}$ ]]; then
-		flunk "$STEP: without -n the hostname should be cnt- and 5 hex digits (like cnt-3fa9c); it is '$output'."
-	fi
-}
-
-name_of_length() { # name_of_length N: a valid hostname of N characters
-	local name=cnt.lab-0123456789-
-	while ((${#name} < $1)); do name+=x; done
-	echo "${name:0:$1}"
-}
-
-check_hostname_max_length() {
-	local name
-	name=$(name_of_length 64)
-	run_in -n "$name" hostname
-	expect_ran "hostname with a 64-character -n NAME"
-	if [[ $output != "$name" ]]; then
-		flunk "$STEP: a hostname of 64 characters (letters, digits, - and .) is valid, the kernel's limit;" \
-			"  hostname should print $name" \
-			"  but printed '$output'."
-	fi
-}
-
-check_hostname_too_long() {
-	run_in -n "$(name_of_length 65)" true
-	expect_setup_error "a hostname of 65 characters (the kernel allows 64)"
-}
-
-check_hostname_bad_chars() {
-	local name
-	for name in a_b 'a b' a/b 'bad!'; do
-		run_in -n "$name" true
-		expect_setup_error "the hostname '$name' (only letters, digits, - and . are allowed)"
-	done
-}
-
-check_hostname_empty() {
-	run_in -n '' true
-	expect_setup_error "an empty hostname"
-}
-
-# ---------------------------------------------------------------- the command line
-
-# The usage must list the step's options; either the short or the long name of each will do.
-check_help() {
-	local -a opts=("-n|--hostname" "-v|--verbose" "-h|--help")
-	if ((STEP_NO >= 2)); then opts+=("-r|--rootfs" "-o|--overlay" "-b|--bind"); fi
-	if ((STEP_NO >= 7)); then opts+=("-m|--memory" "-p|--pids" "-c|--cpus"); fi
-	run_cnt -h
-	if ((status != 0)); then
-		flunk "$STEP: -h should print the usage on stdout and exit 0; it exited $status."
-	fi
-	if [[ ${output,,} != *usage* ]]; then
-		flunk "$STEP: -h should print the usage (a text that starts 'usage: $STEP [OPTIONS] [--] [COMMAND [ARG...]]') on stdout."
-	fi
-	local opt short long missing=()
-	for opt in "${opts[@]}"; do
-		short=${opt%|*} long=${opt#*|}
-		[[ $output == *"$long"* || $output =~ (^|[^-[:alnum:]])$short([^-[:alnum:]]|$) ]] || missing+=("$short ($long)")
-	done
-	if ((${#missing[@]} > 0)); then
-		flunk "$STEP: the usage should list every option of this step; it does not mention: ${missing[*]}"
-	fi
-}
-
-check_bad_option() {
-	run_cnt -Z true
-	expect_setup_error "an unknown option (-Z)"
-}
-
-check_missing_option_argument() {
-	run_cnt -n
-	expect_setup_error "-n without its NAME"
-}
-
-# What the long options do is checked with the short ones; here, that they are
-# taken as those: --hostname takes its NAME (a bad one is refused), --verbose narrates.
-check_long_options() {
-	local -a args=()
-	local names="--hostname NAME, --verbose"
-	if ((STEP_NO >= 2)); then
-		args=(--rootfs "$ROOTFS")
-		names+=", --rootfs DIR"
-	fi
-	run_cnt "${args[@]}" --hostname cntlab-long --verbose sh -c 'echo ran'
-	expect_ran "sh -c 'echo ran', with ${names//NAME/cntlab-long}"
-	if [[ $output != ran || $stderr != *"=> "* ]]; then
-		flunk "$STEP: the long options ($names) should work like the short ones:" \
-			"  sh should print ran, and stderr should narrate with '=> ' lines."
-	fi
-	run_cnt "${args[@]}" --hostname 'not_a_hostname' true
-	expect_setup_error "--hostname not_a_hostname (like -n not_a_hostname)"
-	if ((STEP_NO >= 2)); then
-		run_cnt --rootfs /nonexistent/cntlab-rootfs true
-		expect_setup_error "--rootfs /nonexistent/cntlab-rootfs (like -r with a missing directory)"
-	fi
-}
-
-check_verbose() {
-	run_in -v true
-	expect_ran "true, with -v"
-	local line bad=()
-	for line in "${stderr_lines[@]}"; do
-		[[ $line == "=> "* ]] || bad+=("$line")
-	done
-	if ((${#stderr_lines[@]} == 0)); then
-		flunk "$STEP: with -v the program should narrate each setup action on stderr, one line each starting with '=> '; it printed nothing."
-	fi
-	if ((${#bad[@]} > 0)); then
-		flunk "$STEP: with -v every line on stderr should start with '=> ' (one line per setup action); these do not:" \
-			"${bad[@]/#/  }"
-	fi
-}
-
-check_quiet() {
-	run_in sh -c 'echo only-this'
-	expect_ran "sh -c 'echo only-this'"
-	if [[ -n $stderr || $output != only-this ]]; then
-		flunk "$STEP: without -v the program should print nothing of its own when all goes well:" \
-			"  only COMMAND's output (only-this), and nothing on stderr."
-	fi
-}
-
-check_default_command() {
-	rootfs_args
-	local script=$BATS_TEST_TMPDIR/script
-	echo 'echo sh-read-this; exit 7' >"$script"
-	RAN="$(printf '%q ' "$CNT" "${ROOTFS_ARGS[@]}") <$script   (a script: echo sh-read-this; exit 7)"
-	capture cnt_stdin "$script" "${ROOTFS_ARGS[@]}"
-	if [[ $status != 7 || $output != sh-read-this ]]; then
-		flunk "$STEP: with no COMMAND the container should run /bin/sh, which reads its commands from stdin:" \
-			"  'echo sh-read-this; exit 7' fed to it should print sh-read-this and give exit status 7."
-	fi
-}
-
-check_options_end_at_command() {
-	run_in sh -c 'printf "[%s]" "$@"' sh -v -n x
-	expect_ran "sh -c 'printf \"[%s]\" \"\$@\"' sh -v -n x"
-	if [[ $output != '[-v][-n][x]' ]]; then
-		flunk "$STEP: options after COMMAND belong to COMMAND: option parsing must stop at the first non-option word" \
-			"  (getopt_long with '+' at the start of its option string). sh should have received -v -n x and printed" \
-			"  [-v][-n][x]; it printed '$output'."
-	fi
-}
-
-check_double_dash() {
-	run_in -- sh -c 'exit 3'
-	if ((status != 3)); then
-		flunk "$STEP: '--' ends the options: '-- sh -c \"exit 3\"' should run sh and exit 3; the exit status was $status."
-	fi
-}
-
-# ---------------------------------------------------------------- exit status
-
-check_status_own() {
-	run_in sh -c 'exit 42'
-	if ((status != 42)); then
-		flunk "$STEP: the program should exit with COMMAND's own exit status: sh -c 'exit 42' gives 42, not $status." \
-			"  The supervisor waits for the container (waitpid) and returns WEXITSTATUS."
-	fi
-}
-
-check_status_signal() {
-	rootfs_args
-	local err=$BATS_TEST_TMPDIR/signal.stderr bg victim
-	RAN="$(printf '%q ' "$CNT" "${ROOTFS_ARGS[@]}") sleep 100   (in the background; then kill -KILL <sleep's PID> from the host)"
-	cnt "${ROOTFS_ARGS[@]}" sleep 100 >/dev/null 2>"$err" &
-	bg=$!
-	at_teardown kill_tree "$bg"
-	if ! victim=$(wait_for_descendant "$bg" sleep 10); then
-		kill_tree "$bg"
-		status=0
-		wait "$bg" || status=$?
-		output='' stderr=$(cat "$err")
-		flunk "$STEP: the container's COMMAND, sleep 100, never showed up as a process below the program (waited 10 s)."
-	fi
-	kill -KILL "$victim"
-	status=0
-	wait "$bg" || status=$?
-	output='' stderr=$(cat "$err")
-	if ((status != 137)); then
-		flunk "$STEP: COMMAND was killed by SIGKILL (signal 9), so the program should exit 128+9 = 137;" \
-			"  it exited $status. When waitpid reports WIFSIGNALED, return 128 + WTERMSIG."
-	fi
-}
-
-check_status_not_found() {
-	local cmd
-	for cmd in cntlab-no-such-command /no/such/dir/command; do
-		run_in "$cmd"
-		if ((status != 127)); then
-			flunk "$STEP: a COMMAND that does not exist ($cmd) should give exit status 127, like a shell;" \
-				"  it gave $status. execvp() fails with ENOENT: exit 127."
-		fi
-	done
-}
-
-check_status_not_executable() {
-	local file=/etc/passwd
-	if ((STEP_NO < 2)); then
-		file=$BATS_TEST_TMPDIR/not-executable
-		printf '#!/bin/sh\necho ran\n' >"$file"
-		chmod 644 "$file"
-	elif [[ ! -f $ROOTFS$file ]] || [[ -x $ROOTFS$file ]]; then
-		fail "$STEP: this test needs a non-executable $file in the rootfs ($ROOTFS)."
-	fi
-	run_in "$file"
-	if ((status != 126)); then
-		flunk "$STEP: a COMMAND that exists but cannot be executed ($file, mode 644) should give exit status 126;" \
-			"  it gave $status. execvp() fails with EACCES: exit 126."
-	fi
-}
-
-check_not_root() {
-	requires setpriv
-	local cnt=$CNT dir
-	local -a drop=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-	if ! "${drop[@]}" test -x "$CNT"; then # e.g. under /root: give nobody a copy
-		dir=$(mktemp -d /tmp/cntlab-test.XXXXXX)
-		at_teardown rm -rf "$dir"
-		chmod 755 "$dir"
-		cp "$CNT" "$dir/"
-		cnt=$dir/${CNT##*/}
-	fi
-	rootfs_args
-	RAN=$(printf '%q ' "${drop[@]}" "$cnt" "${ROOTFS_ARGS[@]}" true)
-	capture timeout -k 5 "$CNT_TIMEOUT" "${drop[@]}" "$cnt" "${ROOTFS_ARGS[@]}" true </dev/null 3>&- {LOCK_FD}>&-
-	expect_setup_error "running it as an ordinary user (uid 65534, no capabilities)"
-	if [[ ${stderr,,} != *root* ]]; then
-		flunk "$STEP: run by an ordinary user, the program should say that it needs root."
-	fi
-}
-
-# ---------------------------------------------------------------- 02-mnt: the mount table
-
-# mountinfo_inside: run cat /proc/self/mountinfo in the container and fill
-# MNT_POINT, MNT_TYPE, MNT_OPTS (arrays, one entry per mount).
-mountinfo_inside() {
-	run_in cat /proc/self/mountinfo
-	expect_ran "cat /proc/self/mountinfo"
-	MNT_POINT=() MNT_TYPE=() MNT_OPTS=()
-	local line left right f
-	for line in "${lines[@]}"; do
-		left=${line%% - *}
-		right=${line#* - }
-		read -ra f <<<"$left"
-		MNT_POINT+=("${f[4]}")
-		MNT_OPTS+=("${f[5]}")
-		MNT_TYPE+=("${right%% *}")
-	done
-}
-
-check_own_mounts() {
-	run_in mount
-	expect_ran "mount"
-	local line mp foreign=() seen=" "
-	for line in "${lines[@]}"; do
-		mp=$(awk '{ print $3 }' <<<"$line")
-		seen+="$mp "
-		[[ $mp =~ $OWN_MOUNTS_RE || $mp =~ $EXTRA_MOUNTS_RE ]] || foreign+=("$mp")
-	done
-	if ((${#foreign[@]} > 0)); then
-		flunk "$STEP: mount inside should list only the container's mounts: / (the rootfs), /proc, /dev and its devices." \
-			"  It also lists: ${foreign[*]}" \
-			"  That is the host's mount table showing through. The container needs its own mount namespace" \
-			"  (clone flag CLONE_NEWNS, 02-mnt), pivot_root into the rootfs, and the old root unmounted (umount2 MNT_DETACH)."
-	fi
-	for mp in / /proc /dev; do
-		if [[ $seen != *" $mp "* ]]; then
-			flunk "$STEP: mount inside should list $mp: the rootfs at /, a fresh proc at /proc, a tmpfs at /dev."
-		fi
-	done
-}
-
-check_rootfs_is_root() {
-	local want
-	want=$(stat -c %i "$ROOTFS")
-	run_in ls -di /
-	expect_ran "ls -di /"
-	if [[ $(awk '{ print $1 }' <<<"$output") != "$want" ]]; then
-		flunk "$STEP: / inside should be the rootfs directory $ROOTFS (inode $want); 'ls -di /' says '$output'." \
-			"  Bind-mount the rootfs onto itself, then pivot_root into it (02-mnt)."
-	fi
-}
-
-check_old_root_gone() {
-	local marker=$BATS_TEST_TMPDIR/host-marker want roots=0 mp
-	local how="After pivot_root, detach the old root with umount2(old, MNT_DETACH) and remove its directory if you made one (02-mnt)."
-	echo host >"$marker"
-	mountinfo_inside
-	for mp in "${MNT_POINT[@]}"; do
-		if [[ $mp == / ]]; then roots=$((roots + 1)); fi
-	done
-	if ((roots != 1)); then
-		flunk "$STEP: exactly one filesystem should be mounted at / inside, the rootfs; /proc/self/mountinfo shows $roots." \
-			"  The old root is still mounted there (pivot_root(\".\", \".\") stacks it on top of the new one)." "  $how"
-	fi
-	run_in sh -c "test -e '$marker' && echo host-file-visible; ls -A1 /"
-	expect_ran "ls -A1 /"
-	if [[ $output == *host-file-visible* ]]; then
-		flunk "$STEP: a file of the host ($marker) can still be reached inside: the old root is not gone." "  $how"
-	fi
-	want=$(find "$ROOTFS" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort)
-	if [[ $(LC_ALL=C sort <<<"$output") != "$want" ]]; then
-		flunk "$STEP: 'ls -A /' inside should show exactly the rootfs directory's entries:" \
-			"  ${want//$'\n'/ }" "  $how"
-	fi
-}
-
-check_minimal_dev() {
-	# shellcheck disable=SC2016 # $d is for the sh inside
-	run_in sh -c 'ls -A1 /dev; for d in null zero full random urandom tty; do [ -c /dev/$d ] || echo "no-char-device:$d"; done'
-	expect_ran "ls -A1 /dev"
-	local entry extra=() missing=() d
-	for entry in "${lines[@]}"; do
-		case " ${DEVICES[*]} ${DEV_MAY_HAVE[*]} " in
-		*" $entry "*) ;;
-		*) [[ $entry == no-char-device:* ]] || extra+=("$entry") ;;
-		esac
-	done
-	for d in "${DEVICES[@]}"; do
-		if [[ " ${lines[*]} " != *" $d "* ]] || [[ " ${lines[*]} " == *" no-char-device:$d "* ]]; then
-			missing+=("$d")
-		fi
-	done
-	if ((${#missing[@]} > 0)); then
-		flunk "$STEP: /dev inside should have the character devices ${DEVICES[*]};" \
-			"  missing or not a character device: ${missing[*]}. Bind-mount each from the host's /dev onto" \
-			"  a file in a fresh tmpfs at /dev (02-mnt)."
-	fi
-	if ((${#extra[@]} > 0)); then
-		flunk "$STEP: /dev inside should be minimal (${DEVICES[*]}), but it also has: ${extra[*]}" \
-			"  A container must not see the host's devices: mount a fresh tmpfs on /dev and put only those in it (02-mnt)."
-	fi
-}
-
-check_dev_works() {
-	local script='head -c 5 /dev/zero | wc -c; head -c 3 /dev/urandom | wc -c'
-	script+='; if echo x >/dev/null; then echo null-ok; fi; if echo x >/dev/full; then echo full-took-it; fi'
-	run_in sh -c "$script"
-	expect_ran "the /dev checks"
-	local got
-	got=$(tr -s ' \n' ' ' <<<"$output" | sed 's/^ //; s/ $//')
-	if [[ $got != "5 3 null-ok" ]]; then
-		flunk "$STEP: the devices should work: 5 bytes read from /dev/zero, 3 from /dev/urandom, writing to /dev/null" \
-			"  succeeds, writing to /dev/full fails. Expected '5 3 null-ok', got '$got'." \
-			"  Bind mounts of the host's devices work; the tmpfs on /dev must not be mounted nodev (02-mnt)."
-	fi
-	if [[ $stderr != *"No space left on device"* ]]; then
-		flunk "$STEP: writing to /dev/full should fail with 'No space left on device' (ENOSPC)."
-	fi
-}
-
-check_proc_mount_flags() {
-	mountinfo_inside
-	local i
-	# The last proc mounted at /proc is the one on top, the one the container sees.
-	for ((i = ${#MNT_POINT[@]} - 1; i >= 0; i--)); do
-		[[ ${MNT_POINT[i]} == /proc && ${MNT_TYPE[i]} == proc ]] || continue
-		if [[ ,${MNT_OPTS[i]}, == *,nosuid,* && ,${MNT_OPTS[i]}, == *,nodev,* && ,${MNT_OPTS[i]}, == *,noexec,* ]]; then
-			return 0
-		fi
-		flunk "$STEP: /proc should be mounted nosuid,nodev,noexec; its options are ${MNT_OPTS[i]}." \
-			"  mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) (02-mnt)."
-	done
-	flunk "$STEP: there should be a proc filesystem mounted at /proc inside (mount(\"proc\", \"/proc\", \"proc\", ...), 02-mnt)."
-}
-
-check_clean_env() {
-	export TERM=cntlab-term CNTLAB_MARKER=must-not-leak
-	run_in env
-	expect_ran "env"
-	local want got
-	want=$(printf '%s\n' "HOME=/root" "PATH=$CLEAN_PATH" "TERM=cntlab-term" "container=cntlab" | LC_ALL=C sort)
-	got=$(LC_ALL=C sort <<<"$output")
-	if [[ $got != "$want" ]]; then
-		flunk "$STEP: the container should start with a clean environment, exactly:" \
-			"  ${want//$'\n'/$'\n'  }" \
-			"  (TERM copied from the caller; nothing else, e.g. not CNTLAB_MARKER, which the test exported)." \
-			"  Extra: $(lines_added "$want" "$got" | paste -sd' ')" \
-			"  Missing: $(lines_added "$got" "$want" | paste -sd' ')" \
-			"  Build the environment yourself and pass it to execve (02-mnt)."
-	fi
-}
-
-check_workdir_root() {
-	cd "$BATS_TEST_TMPDIR" || return
-	run_in pwd
-	expect_ran "pwd"
-	if [[ $output != / ]]; then
-		flunk "$STEP: the container's working directory should be /; pwd printed '$output'" \
-			"  (chdir(\"/\") after pivot_root, 02-mnt)."
-	fi
-}
-
-check_missing_rootfs() {
-	local dir=/nonexistent/cntlab-rootfs
-	run_cnt -r "$dir" true
-	expect_setup_error "a rootfs that does not exist ($dir)"
-	if [[ $stderr != *"$dir"* ]]; then
-		flunk "$STEP: the error for a missing rootfs should name the directory, $dir."
-	fi
-}
-
-check_default_rootfs() {
-	local dir=$BATS_TEST_TMPDIR
-	if [[ ${ROOTFS##*/} == rootfs ]]; then
-		dir=${ROOTFS%/*}
-	else
-		ln -s "$ROOTFS" "$dir/rootfs"
-	fi
-	cd "$dir" || return
-	run_cnt -n cntlab-default hostname
-	expect_ran "hostname, with no -r, from $dir (which has rootfs/ in it)"
-	if [[ $output != cntlab-default ]]; then
-		flunk "$STEP: without -r the program should use ./rootfs; hostname printed '$output'."
-	fi
-}
-
-# A directory of the rootfs to bind-mount a host directory onto.
-bind_target() {
-	local d
-	for d in /mnt /srv /opt /home /tmp; do
-		if [[ -d $ROOTFS$d && ! -L $ROOTFS$d ]]; then
-			echo "$d"
-			return
-		fi
-	done
-	fail "$STEP: the rootfs ($ROOTFS) has none of /mnt /srv /opt /home /tmp to bind-mount onto."
-}
-
-make_bind_source() {
-	BIND_SRC=$(mktemp -d "$BATS_TEST_TMPDIR/bind.XXXXXX")
-	chmod 777 "$BIND_SRC" # from 05-user on, root inside is not root on the host
-	echo from-the-host >"$BIND_SRC/file"
-	chmod 644 "$BIND_SRC/file"
-	BIND_DST=$(bind_target)
-}
-
-check_bind() {
-	make_bind_source
-	run_in -b "$BIND_SRC:$BIND_DST" sh -c "cat $BIND_DST/file && echo from-inside >$BIND_DST/new"
-	expect_ran "-b $BIND_SRC:$BIND_DST, reading and writing $BIND_DST"
-	if [[ $output != from-the-host ]]; then
-		flunk "$STEP: with -b SRC:DST the host directory SRC should be seen at DST inside:" \
-			"  cat $BIND_DST/file should print from-the-host; it printed '$output'." \
-			"  Bind-mount SRC onto the rootfs's DST before pivot_root (mount(SRC, DST, NULL, MS_BIND|MS_REC, NULL))."
-	fi
-	if [[ $(cat "$BIND_SRC/new" 2>/dev/null) != from-inside ]]; then
-		flunk "$STEP: with -b SRC:DST a file written at DST inside should appear in SRC on the host."
-	fi
-}
-
-check_bind_ro() {
-	make_bind_source
-	run_in -b "$BIND_SRC:$BIND_DST:ro" sh -c "cat $BIND_DST/file || exit 3; if echo x >$BIND_DST/new; then echo write-worked; fi"
-	expect_ran "-b $BIND_SRC:$BIND_DST:ro, reading and writing $BIND_DST"
-	if [[ $output != from-the-host ]] || [[ -e $BIND_SRC/new ]]; then
-		flunk "$STEP: with -b SRC:DST:ro the container should read SRC at DST but not write to it." \
-			"  A bind mount is made read-only by a second mount: mount(NULL, DST, NULL, MS_REMOUNT|MS_BIND|MS_RDONLY, NULL)."
-	fi
-}
-
-# :ro reaches every mount below SRC too, as with Docker 25+: a remount of the bind
-# alone (MS_REMOUNT|MS_RDONLY) makes only its top read-only.
-check_bind_ro_recursive() {
-	if ((EUID != 0)); then skip "needs root to mount a tmpfs below the bind source on the host"; fi
-	make_bind_source
-	mkdir "$BIND_SRC/sub"
-	mount -t tmpfs -o mode=777,size=64k cntlab-nested "$BIND_SRC/sub"
-	at_teardown umount "$BIND_SRC/sub"
-	run_in -b "$BIND_SRC:$BIND_DST:ro" sh -c "if echo x >$BIND_DST/sub/new; then echo nested-write-worked; fi
-		grep -c ' $BIND_DST/sub ' /proc/self/mountinfo"
-	if [[ $output == *nested-write-worked* || -e $BIND_SRC/sub/new || ${lines[-1]-} != 1 ]]; then
-		flunk "$STEP: with -b SRC:DST:ro, a mount below SRC (here a tmpfs on SRC/sub) should be read-only inside too:" \
-			"  writing $BIND_DST/sub/new should fail. A remount reaches only the top mount of the bind; mount_setattr(2)" \
-			"  with AT_RECURSIVE and MOUNT_ATTR_RDONLY (Linux 5.12) reaches them all (docs/02-mnt.md, Bind mounts)."
-	fi
-}
-
-# A DST missing from the rootfs is created there (the contract allows it), and must
-# belong to the rootfs's owner like everything else in it: from 05-user on, a user
-# namespace maps that one owner to root and shows anyone else's files as nobody's.
-check_bind_creates_dst_owned_like_rootfs() {
-	local dir=/cntlab-dst-$$-$BATS_TEST_NUMBER want got
-	make_bind_source
-	at_teardown rm -rf "$ROOTFS$dir"
-	run_in -b "$BIND_SRC:$dir/sub" cat "$dir/sub/file"
-	expect_ran "-b $BIND_SRC:$dir/sub, where $dir does not exist in the rootfs"
-	want=$(stat -c %u:%g "$ROOTFS")
-	got=$(stat -c %u:%g "$ROOTFS$dir" "$ROOTFS$dir/sub" 2>&1 | LC_ALL=C sort -u)
-	if [[ $got != "$want" ]]; then
-		flunk "$STEP: with -b SRC:$dir/sub the program creates $dir and $dir/sub in the rootfs; they should belong to" \
-			"  the rootfs's owner, $want, as its / does. On the host they are: ${got//$'\n'/, }." \
-			"  A user namespace (05-user) maps only that owner to root, so anyone else's file shows as nobody's there:" \
-			"  chown what you create to the owner of the new root (fchownat(2); docs/02-mnt.md, Bind mounts)."
-	fi
-}
-
-check_overlay() {
-	local new=cntlab-overlay-$$-$BATS_TEST_NUMBER victim=cntlab-victim-$$-$BATS_TEST_NUMBER
-	echo victim >"$ROOTFS/$victim"
-	at_teardown rm -f "$ROOTFS/$victim" "$ROOTFS/$new"
-	run_in -o sh -c "echo written >/$new && cat /$new && rm /$victim && test ! -e /$victim && echo removed"
-	expect_ran "-o, writing /$new and removing /$victim"
-	if [[ $output != $'written\nremoved' ]]; then
-		flunk "$STEP: with -o the container should be able to write and delete files (they change only its overlay)."
-	fi
-	if [[ -e $ROOTFS/$new ]]; then
-		flunk "$STEP: with -o, /$new written inside appeared in the rootfs directory on the host." \
-			"  The writes must go to the overlay's upper directory, in a tmpfs that vanishes with the container."
-	fi
-	if [[ ! -e $ROOTFS/$victim ]]; then
-		echo victim >"$ROOTFS/$victim"
-		flunk "$STEP: with -o, deleting /$victim inside deleted it from the rootfs directory on the host." \
-			"  The rootfs must be the overlay's read-only lower directory; deletions become whiteouts in the upper one."
-	fi
-}
-
-# A bind DST of / would cover the whole new root, and one longer than PATH_MAX
-# would be cut short, silently, into another path: both are refused.
-check_bind_bad_destination() {
-	local long dst
-	make_bind_source
-	long=/cntlab-long-$$$(printf '/a%.0s' {1..2100}) # 4200 characters of short names
-	for dst in / "$long"; do
-		run_in -b "$BIND_SRC:$dst" true
-		expect_setup_error "-b SRC:DST with DST '${dst:0:40}' (${#dst} characters)"
-	done
-	if [[ -e $ROOTFS/cntlab-long-$$ ]]; then
-		rm -rf "${ROOTFS:?}/cntlab-long-$$"
-		flunk "$STEP: a bind destination longer than PATH_MAX should be refused before anything is made; the program" \
-			"  created /cntlab-long-$$ in the rootfs (the test removed it): it cut DST short and went on."
-	fi
-}
-
-# A descriptor the caller left open on a host directory must not cross into the
-# container: through it COMMAND would reach the host's files (runc's CVE-2024-21626).
-check_only_std_fds_cross() {
-	local dir
-	dir=$(mktemp -d /tmp/cntlab-fd.XXXXXX) # not below BATS_TEST_TMPDIR: uid 100000 must reach it (05-user)
-	at_teardown rm -rf "$dir"
-	chmod 755 "$dir"
-	echo host-secret >"$dir/secret"
-	chmod 644 "$dir/secret"
-	run_in sh -c 'ls /proc/self/fd | tr "\n" " "; echo; cat /proc/self/fd/7/secret 2>/dev/null || true' 7<"$dir"
-	expect_ran "ls /proc/self/fd and cat /proc/self/fd/7/secret, with fd 7 open on a host directory"
-	if [[ ${lines[0]-} != "0 1 2 3 " || $output == *host-secret* ]]; then
-		flunk "$STEP: the caller held fd 7 open on the host directory $dir; inside, only 0, 1 and 2 should be open" \
-			"  (and the 3 that ls opens itself): ls /proc/self/fd should print '0 1 2 3'. It printed '${lines[0]-}'" \
-			"  and cat /proc/self/fd/7/secret printed '${lines[1]-}'. A leaked descriptor leads COMMAND out of its" \
-			"  root (runc's CVE-2024-21626): mark every descriptor above 2 close-on-exec before execve," \
-			"  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) (docs/02-mnt.md, Descriptors)."
-	fi
-}
-
-# ---------------------------------------------------------------- 03-pid: process IDs
-
-check_command_is_pid1() {
-	run_in sh -c 'echo $$'
-	expect_ran "sh -c 'echo \$\$'"
-	if [[ $output != 1 ]]; then
-		flunk "$STEP: COMMAND should be PID 1 of a new PID namespace (clone flag CLONE_NEWPID, 03-pid);" \
-			"  it ran as PID $output."
-	fi
-}
-
-check_ps_only_container() {
-	run_in ps
-	expect_ran "ps"
-	local procs=("${lines[@]:1}")
-	if ((${#procs[@]} == 0 || ${#procs[@]} > 2)); then
-		flunk "$STEP: ps should list only the container's processes (here just ps itself); it lists ${#procs[@]}." \
-			"  The container needs its own PID namespace (clone flag CLONE_NEWPID, 03-pid), and a /proc mounted" \
-			"  from inside it: ps reads /proc, and a proc mount shows the PID namespace of whoever mounted it."
-	fi
-}
-
-check_proc_is_containers() {
-	run_in sh -c "cat /proc/1/comm; if test -e /proc/$$; then echo host-pid-$$-visible; fi"
-	expect_ran "cat /proc/1/comm"
-	if [[ $output != sh ]]; then
-		flunk "$STEP: /proc inside should be the container's: /proc/1 should be the container's sh, and this test's" \
-			"  process ($$) should not be there. Expected 'sh', got '${output//$'\n'/ }'." \
-			"  Mount a fresh proc from inside the new PID namespace (CLONE_NEWPID, 03-pid)."
-	fi
-}
-
-check_background_killed_with_pid1() {
-	local found
-	run_in sh -c 'sleep 100 </dev/null >/dev/null 2>&1 & echo started'
-	expect_ran "sh -c 'sleep 100 & ...'"
-	if [[ $output != started ]]; then
-		flunk "$STEP: sh inside should have started sleep in the background and printed 'started'."
-	fi
-	wait_for_none 2 leftover_processes
-	if [[ -n $found ]]; then
-		local pid comm
-		while read -r pid comm; do kill -KILL "$pid" 2>/dev/null || true; done <<<"$found"
-		flunk "$STEP: a process left in the background inside (sleep 100) should die when COMMAND exits;" \
-			"  it was still running on the host: ${found//$'\n'/ } (the test killed it)." \
-			"  When PID 1 of a PID namespace (clone flag CLONE_NEWPID, 03-pid) exits, the kernel kills the rest."
-	fi
-}
-
-# ---------------------------------------------------------------- 04-ipc: System V IPC, POSIX queues
-
-# host_queue: make a System V message queue on the host (removed in teardown); its id in QUEUE_ID.
-host_queue() {
-	requires ipcmk ipcrm
-	local out
-	out=$(ipcmk -Q) || fail "$STEP: ipcmk -Q failed on the host: $out"
-	QUEUE_ID=${out##*: }
-	at_teardown ipcrm -q "$QUEUE_ID"
-}
-
-# queue_ids TEXT: the msqid column of ipcs -q output.
-queue_ids() {
-	awk '$1 ~ /^0x/ { print $2 }' <<<"$1"
-}
-
-check_own_ipc() {
-	host_queue
-	run_in ipcs
-	expect_ran "ipcs"
-	if [[ $output != *msqid* ]]; then
-		flunk "$STEP: ipcs inside should print its (empty) tables of message queues, shared memory and semaphores."
-	fi
-	local found
-	found=$(awk '$1 ~ /^0x/ { print "  " $0 }' <<<"$output")
-	if [[ -n $found ]]; then
-		flunk "$STEP: ipcs inside should list no IPC object at all (the host has message queue $QUEUE_ID); it lists:" \
-			"$found" \
-			"  The container needs its own IPC namespace (clone flag CLONE_NEWIPC, 04-ipc)."
-	fi
-}
-
-check_ipc_vanishes() {
-	requires ipcs ipcrm
-	local before after id
-	before=$(queue_ids "$(ipcs -q)" | sort)
-	run_in ipcmk -Q
-	expect_ran "ipcmk -Q"
-	if [[ $output != *"queue id"* ]]; then
-		flunk "$STEP: ipcmk -Q inside should make a message queue and print its id."
-	fi
-	after=$(queue_ids "$(ipcs -q)" | sort)
-	local new
-	new=$(lines_added "$before" "$after")
-	if [[ -n $new ]]; then
-		for id in $new; do ipcrm -q "$id" 2>/dev/null || true; done
-		flunk "$STEP: a message queue made inside should vanish with the container; the host now has queue ${new//$'\n'/ }" \
-			"  (the test removed it). In its own IPC namespace (clone flag CLONE_NEWIPC, 04-ipc), a container's" \
-			"  IPC objects are destroyed when the namespace dies."
-	fi
-}
-
-check_mqueue_mounted() {
-	mountinfo_inside
-	local i
-	for i in "${!MNT_POINT[@]}"; do
-		[[ ${MNT_POINT[i]} == /dev/mqueue && ${MNT_TYPE[i]} == mqueue ]] && return 0
-	done
-	flunk "$STEP: an mqueue filesystem should be mounted at /dev/mqueue inside, for POSIX message queues" \
-		"  (mount(\"mqueue\", \"/dev/mqueue\", \"mqueue\", ...) from inside the new IPC namespace, 04-ipc)."
-}
-
-# host_posix_queue: make a POSIX message queue on the host (removed in teardown).
-host_posix_queue() {
-	local dir
-	dir=$(awk '$0 ~ / - mqueue / { print $5; exit }' /proc/self/mountinfo)
-	if [[ -z $dir ]]; then
-		dir=$BATS_TEST_TMPDIR/mqueue
-		mkdir "$dir"
-		mount -t mqueue cntlab-test "$dir"
-		at_teardown umount "$dir"
-	fi
-	POSIX_QUEUE=$dir/cntlab-test-$$
-	: >"$POSIX_QUEUE" || fail "$STEP: could not make a POSIX message queue on the host at $POSIX_QUEUE"
-	at_teardown rm -f "$POSIX_QUEUE"
-}
-
-check_own_posix_mq() {
-	host_posix_queue
-	run_in sh -c 'ls -A /dev/mqueue && echo end-of-list'
-	expect_ran "ls -A /dev/mqueue"
-	if [[ $output != end-of-list ]]; then
-		flunk "$STEP: /dev/mqueue inside should be empty (the host has the POSIX queue ${POSIX_QUEUE##*/}); it lists: ${output//$'\n'/ }" \
-			"  Mount mqueue from inside the container's own IPC namespace (clone flag CLONE_NEWIPC, 04-ipc):" \
-			"  an mqueue mount shows the queues of the IPC namespace of whoever mounted it."
-	fi
-}
-
-# ---------------------------------------------------------------- negative controls
-# What a step does not isolate yet must still be shared with the host. These
-# make sure the tests above can see sharing at all, and that a step does not
-# quietly do a later step's work.
-
-check_host_pids_visible() {
-	run_in sh -c "test -d /proc/$$ && echo visible"
-	if [[ $output != visible ]]; then
-		flunk "$STEP: negative control: the PID namespace comes in 03-pid, so this step's container still sees the" \
-			"  host's processes: /proc/$$ (this test's own process) should exist inside, and it does not."
-	fi
-}
-
-check_host_files_visible() {
-	local marker=$BATS_TEST_TMPDIR/host-file
-	echo shared >"$marker"
-	run_in cat "$marker"
-	if [[ $output != shared ]]; then
-		flunk "$STEP: negative control: the mount namespace comes in 02-mnt, so this step's container still sees the" \
-			"  host's files: it should read $marker, and it cannot."
-	fi
-}
-
-check_host_ipc_visible() {
-	host_queue
-	run_in ipcs -q
-	expect_ran "ipcs -q"
-	if [[ $'\n'$(queue_ids "$output")$'\n' != *$'\n'"$QUEUE_ID"$'\n'* ]]; then
-		flunk "$STEP: negative control: the IPC namespace comes in 04-ipc, so this step's container still shares the" \
-			"  host's IPC objects: ipcs -q inside should list the host's message queue $QUEUE_ID, and it does not."
-	fi
-}
-
-check_host_users_shared() {
-	run_in cat /proc/self/uid_map
-	expect_ran "cat /proc/self/uid_map"
-	local -a map
-	read -ra map <<<"$output"
-	if [[ ${map[*]} != "0 0 4294967295" ]]; then
-		flunk "$STEP: negative control: the user namespace comes in 05-user, so root inside is still the host's root:" \
-			"  /proc/self/uid_map should be the identity map '0 0 4294967295'; it is '${map[*]}'."
-	fi
-}
-
-net_devices() { # net_devices TEXT: interface names in /proc/net/dev output
-	awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' <<<"$1" | LC_ALL=C sort
-}
-
-check_host_net_shared() {
-	local want
-	want=$(net_devices "$(cat /proc/net/dev)")
-	run_in cat /proc/net/dev
-	expect_ran "cat /proc/net/dev"
-	if [[ $(net_devices "$output") != "$want" ]]; then
-		flunk "$STEP: negative control: the network namespace comes in 06-net, so this step's container still shares" \
-			"  the host's network: /proc/net/dev inside should list the host's interfaces (${want//$'\n'/ })."
-	fi
-}
-
-# ---------------------------------------------------------------- everything at once
-
-# check_nothing_left_behind: run a plain container (no option but -n), then look
-# for anything it left on the host.
-check_nothing_left_behind() {
-	run_in -n cntlab-leaks sh -c 'ps >/dev/null; echo ran'
-	expect_ran "a plain container (only -n)"
-	if [[ $output != ran ]]; then
-		flunk "$STEP: the container should have run sh, which prints ran."
-	fi
-	check_nothing_leaked "once a plain container exited"
-}
-
-# check_nothing_left_with_every_option: the same with every option of this step that
-# makes something on the host (from 02 on -o and -b; from 07 on the limits).
-check_nothing_left_with_every_option() {
-	local -a opts=(-v -n cntlab-leaks)
-	if ((STEP_NO >= 2)); then
-		make_bind_source
-		opts+=(-o -b "$BIND_SRC:$BIND_DST:ro")
-	fi
-	if ((STEP_NO >= 7)); then opts+=(-m 64M -p 32 -c 0.5); fi
-	run_in "${opts[@]}" sh -c 'ps >/dev/null; echo ran'
-	expect_ran "a container with every option of this step (${opts[*]})"
-	if [[ $output != ran ]]; then
-		flunk "$STEP: the container should have run sh, which prints ran."
-	fi
-	check_nothing_leaked "once a container with every option exited"
-}
-
 # ---------------------------------------------------------------- programs in the background
 
 # let_container_root_in: the setup() of steps 05 and later calls this after step_setup.
@@ -1362,9 +601,11 @@ cnt_background() {
 # Returns the run's exit status.
 end_background() {
 	local p i
+	local -A ours=()
 	if kill -0 "$1" 2>/dev/null; then
+		for p in $(our_supervisors); do ours[$p]=1; done
 		for p in $(descendants "$1"); do
-			if grep -qx "$p" "$SUPERVISORS_FILE"; then kill -TERM "$p"; fi
+			if [[ -n ${ours[$p]-} ]]; then kill -TERM "$p"; fi
 		done
 		for ((i = 0; i < 50; i++)); do
 			kill -0 "$1" 2>/dev/null || break
@@ -1395,7 +636,86 @@ bg_show() {
 	split_lines stderr_lines "$stderr"
 }
 
-# The checks of later steps live in files of their own, one per group of steps.
+# wait_for_command COMM: wait (at most 10 s) until a process named COMM runs
+# below the program, the sign that the container is set up; FIRST is its PID.
+# shellcheck disable=SC2034 # FIRST is for the checks (checks-*.bash)
+wait_for_command() {
+	local deadline=$((SECONDS + 10)) p why="waited 10 s"
+	FIRST=
+	while ((SECONDS <= deadline)); do
+		for p in $(descendants "$SUP"); do
+			if [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$1" ]]; then
+				FIRST=$p
+				return 0
+			fi
+		done
+		if gone "$SUP"; then
+			why="the program ended first"
+			break
+		fi
+		sleep 0.1
+	done
+	kill_tree "$BG"
+	bg_wait
+	flunk "$STEP: the container's COMMAND ($1) never showed up as a process below the program ($why)."
+}
+
+now_ms() {
+	local us=${EPOCHREALTIME//[!0-9]/}
+	echo $((us / 1000))
+}
+
+# gone PID: PID has exited. A zombie counts as gone: it runs nothing, and the
+# init of some hosts reaps orphaned zombies late.
+gone() {
+	local line rest
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
+	rest=${line##*) }
+	[[ ${rest%% *} == Z ]]
+}
+
+# wait_gone MS PID...: wait at most MS milliseconds until every PID is gone.
+# Prints "PID (comm)" for each one still there, and fails, if some stay.
+wait_gone() {
+	local deadline=$(($(now_ms) + $1)) p
+	local -a left
+	shift
+	while :; do
+		left=()
+		for p in "$@"; do
+			gone "$p" || left+=("$p ($(cat "/proc/$p/comm" 2>/dev/null))")
+		done
+		if ((${#left[@]} == 0)); then return 0; fi
+		if (($(now_ms) >= deadline)); then break; fi
+		sleep 0.05
+	done
+	echo "${left[*]}"
+	return 1
+}
+
+# wait_link_gone SECONDS NAME: wait until the network interface NAME is gone.
+wait_link_gone() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	while [[ -e /sys/class/net/$2 ]]; do
+		if (($(now_ms) >= deadline)); then return 1; fi
+		sleep 0.05
+	done
+}
+
+# end_process PID: kill a process the test started in the background, and reap it.
+end_process() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# stop_cnt: SIGTERM the supervisor, which passes it on to the container, and
+# wait for it to end. Status as bg_wait.
+stop_cnt() {
+	kill -TERM "$SUP" 2>/dev/null || true
+	bg_wait
+}
+
+# The checks live in files of their own, each named for what it checks (checks-*.bash).
 for checks in "$BATS_TEST_DIRNAME"/checks-*.bash; do
 	if [[ -e $checks ]]; then
 		# shellcheck source=/dev/null
