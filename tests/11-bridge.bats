@@ -4,7 +4,6 @@
 # namespace of its own that plays the host, whose one way out leads to another that plays
 # the outside world (checks-bridge.bash); the machine's own network is never touched, and the
 # file checks that at its end.
-# feature: a bridge, NAT and published ports
 # Each test is one behaviour; the checks live in checks-*.bash.
 
 load helpers
