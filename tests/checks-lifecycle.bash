@@ -184,8 +184,20 @@ forwarding_hint() {
 check_sigterm_ends_container() { signal_ends_container TERM; }
 check_sigint_ends_container() { signal_ends_container INT; }
 
+# sigkill_program PROC...: SIGKILL the program and reap it, then give the container's
+# processes PROC... 2 s to die with it. Status 1 if some outlive that: they are in
+# OUTLIVED ("PID (comm) ..."), and killed, so that no test leaves them running.
+sigkill_program() {
+	local p
+	kill -KILL "$SUP"
+	bg_wait
+	OUTLIVED=$(wait_gone 2000 "$@") && return 0
+	for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; done
+	return 1
+}
+
 check_sigkill_kills_container() {
-	local p left link=
+	local p link=
 	local -a procs dirs=() remaining=() found=()
 	if ((STEP_NO >= 3)); then
 		cnt_background sh -c 'sleep 1000 & wait' # PID 1 and one more process
@@ -196,12 +208,9 @@ check_sigkill_kills_container() {
 	mapfile -t procs < <(descendants "$SUP")
 	if ((STEP_NO >= 6)); then link=cnt$SUP; fi
 	if ((STEP_NO >= 7)); then mapfile -t dirs < <(cgroup_dirs "$SUP"); fi
-	kill -KILL "$SUP"
-	bg_wait
-	if ! left=$(wait_gone 2000 "${procs[@]}"); then
-		for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	if ! sigkill_program "${procs[@]}"; then
 		flunk "$STEP: when the program is killed by SIGKILL, its container must die with it within 2 s; these processes" \
-			"  of the container still ran: $left (the test killed them). SIGKILL cannot be caught, so the container has" \
+			"  of the container still ran: $OUTLIVED (the test killed them). SIGKILL cannot be caught, so the container has" \
 			"  to take care of it: its first process asks for prctl(PR_SET_PDEATHSIG, SIGKILL) (again after changing" \
 			"  its user IDs, 05-user), and from 03-pid on the kernel kills a PID namespace with its PID 1."
 	fi
@@ -231,7 +240,7 @@ check_sigkill_kills_container() {
 # The kernel clears PR_SET_PDEATHSIG when a process changes its user IDs (prctl(2)),
 # as su, setpriv and su-exec do: the container must die with the program all the same.
 check_dies_with_program_after_setuid() {
-	local left deadline
+	local deadline
 	local -a procs args
 	try_call_helper
 	args=("$TRY_CALL")
@@ -245,12 +254,9 @@ check_dies_with_program_after_setuid() {
 		flunk "$STEP: the test's COMMAND, try-call setuid-sleep, should have changed its user IDs to 1 and said ok."
 	fi
 	mapfile -t procs < <(descendants "$SUP")
-	kill -KILL "$SUP"
-	bg_wait
-	if ! left=$(wait_gone 2000 "${procs[@]}"); then
-		for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	if ! sigkill_program "${procs[@]}"; then
 		flunk "$STEP: when the program is killed by SIGKILL, its container must die with it within 2 s, also after COMMAND" \
-			"  changed its user IDs (setresuid(1, 1, 1), as su and setpriv do). These still ran: $left (the test killed them)." \
+			"  changed its user IDs (setresuid(1, 1, 1), as su and setpriv do). These still ran: $OUTLIVED (the test killed them)." \
 			"  The kernel clears PR_SET_PDEATHSIG on such a change (prctl(2)), so the container needs a tie of the program's:" \
 			"  a watchdog process holding a pidfd of the container that kills it when the program is gone, and exits then" \
 			"  too (lib/watchdog.h, docs/01-uts.md)."
