@@ -3,8 +3,9 @@
 #   make                  build bin/01-uts ... bin/08-sec, and the bonus bin/09-rootless, bin/10-image
 #                         and bin/11-bridge (which changes the host's network: see docs/11-bridge.md)
 #   make run [STEP=NN] [CMD='...']   a shell (or CMD) in the newest (or NN) step
-#   make test [STEP=NN] [BIN=path] [PART=feature|earlier|contract]
-#                         the bats suite, or one step's file against BIN (one part of it)
+#   make test [STEP=NN] [BIN=path] [PART=feature|earlier|contract] [JOBS=2]
+#                         the bats suite, JOBS files at a time, or one step's file against
+#                         BIN (one part of it)
 #   make exercise STEP=NN [FROM=mine]   start your own step NN in mine/NN-name.c
 #   make check STEP=NN [PART=...]       build mine/NN-name.c, run step NN's tests on it
 #   make progress         your steps against the three parts, from the last make checks
@@ -74,8 +75,9 @@ all: $(BINS)
 # The test helpers, built next to the steps: no-clone3 runs a program with clone3()
 # failing ENOSYS (tests/no-clone3.c); try-call makes one system call inside a container
 # (tests/try-call.c), static to run in any rootfs; doctor-probe is make doctor's way to
-# ask the kernel for a system call (tests/doctor-probe.c), libc only.
-HELPERS := no-clone3 try-call doctor-probe
+# ask the kernel for a system call (tests/doctor-probe.c), libc only; subreaper keeps
+# the orphans of each of tests/run's lanes apart (tests/subreaper.c), libc only.
+HELPERS := no-clone3 try-call doctor-probe subreaper
 
 # The rules that build the steps and the helpers, written once and made twice: here for
 # this machine, and under "cross" below for another architecture.
@@ -99,7 +101,7 @@ $(1)/no-clone3: tests/no-clone3.c | $(1)
 $(1)/try-call: tests/try-call.c | $(1)
 	$(3) $(5) -static -o $$@ $$<
 
-$(1)/doctor-probe: tests/doctor-probe.c | $(1)
+$(1)/doctor-probe $(1)/subreaper: $(1)/%: tests/%.c | $(1)
 	$(3) $(5) -o $$@ $$<
 endef
 $(eval $(call build_rules,build,bin,$$(CC),$$(AR),$$(CFLAGS),$$(LIBS)))
@@ -157,7 +159,7 @@ run: deps
 
 test: deps
 	@$(BUILT)
-	@tools/as-root env $(if $(BIN),BIN=$(BIN)) $(if $(PART),PART=$(PART)) tests/run $(STEP)
+	@tools/as-root env $(if $(BIN),BIN=$(BIN)) $(if $(PART),PART=$(PART)) $(if $(JOBS),JOBS=$(JOBS)) tests/run $(STEP)
 
 # The workshop loop (docs/README.md): start a step of your own, check it, see how far you are.
 exercise:

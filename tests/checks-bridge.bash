@@ -20,13 +20,14 @@
 # check that before anything is sent.
 
 # bridge_setup_file / bridge_teardown_file: the real host's ruleset, links and
-# ip_forward must be the same after the whole file (other tests' cnt<PID> veths
-# come and go meanwhile: they are not ours, and ours are never in this namespace).
+# ip_forward must be the same after the whole file (other tests' cnt<PID> veths, and
+# the cnt<PID>x that check_address_taken pairs with one, come and go meanwhile: they
+# are not ours, and ours are never in this namespace).
 real_host_network() {
 	echo "== nft list ruleset"
 	nft list ruleset 2>&1
-	echo "== ip -o link (but cnt<PID>)"
-	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -Ev '^cnt[0-9]+$' | LC_ALL=C sort
+	echo "== ip -o link (but cnt<PID> and cnt<PID>x)"
+	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -Ev '^cnt[0-9]+x?$' | LC_ALL=C sort
 	echo "== net.ipv4.ip_forward"
 	cat /proc/sys/net/ipv4/ip_forward
 }

@@ -273,7 +273,7 @@ check_cpu_below_smallest_quota() {
 		if [[ $stderr != *"$v"* ]]; then
 			flunk "$STEP: the error for --cpus $v should quote the value, e.g. '$STEP: invalid --cpus '$v': expected at least 0.01'."
 		fi
-		found=$(cnt_cgroups)
+		found=$(still_there 0 find_cnt_cgroups)
 		if [[ -n $found ]]; then
 			while read -r found; do rmdir "$found" 2>/dev/null || true; done <<<"$found"
 			flunk "$STEP: after refusing --cpus $v, no cgroup of the program's should be left; one was (the test removed it)." \

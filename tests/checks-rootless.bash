@@ -68,7 +68,7 @@ rootless_setup() {
 	ROOTLESS_UID=$(id -u "$ROOTLESS_USER")
 	ROOTLESS_GID=$(id -g "$ROOTLESS_USER")
 	ROOTFS=$ROOTLESS_DIR/rootfs
-	LEAK_BASE_ROOTFS=$(rootfs_entries)
+	rootfs_entries LEAK_BASE_ROOTFS
 	AS_USER=(setpriv --reuid="$ROOTLESS_UID" --regid="$ROOTLESS_GID" --init-groups)
 	if ! "${AS_USER[@]}" test -x "$CNT"; then
 		cp "$CNT" "$ROOTLESS_DIR/"
@@ -95,9 +95,10 @@ tun_mode() {
 tun_open_to_user() { tun_mode 666; }
 tun_closed() { tun_mode 600; }
 
-# user_processes: "PID COMM" of every process of the test user.
-user_processes() {
-	ps -o pid=,comm= -u "$ROOTLESS_UID" 2>/dev/null || true
+# find_user_processes ARRAY: "PID COMM" of every process of the test user.
+find_user_processes() {
+	local -n found_users=$1
+	mapfile -t found_users < <(ps -o pid=,comm= -u "$ROOTLESS_UID" 2>/dev/null)
 }
 
 # map_lines TEXT: a map file's lines with the blanks squeezed, "0 999 1" etc.
@@ -339,7 +340,7 @@ check_rootless_no_host_veth() {
 		flunk "$STEP: while the container runs, the host's interfaces should be those it had: no veth cnt$SUP." \
 			"  New: $(lines_added "$before" "$during" | paste -sd' ') (09-rootless)."
 	fi
-	wait_for_none 2 user_processes
+	found=$(still_there 2 find_user_processes)
 	if [[ -n $found ]]; then
 		flunk "$STEP: once the program returned, no process of the test user should run; these do:" \
 			"  ${found//$'\n'/ | }. slirp4netns ends when its --exit-fd reaches end-of-file (09-rootless)."
@@ -352,7 +353,7 @@ check_rootless_killed_leaves_no_helper() {
 	wait_for_command sleep
 	kill -KILL "$SUP"
 	bg_wait
-	wait_for_none 3 user_processes
+	found=$(still_there 3 find_user_processes)
 	if [[ -n $found ]]; then
 		flunk "$STEP: 3 s after the program was killed by SIGKILL, no process of the test user should run; these do:" \
 			"  ${found//$'\n'/ | }. The container dies with PR_SET_PDEATHSIG; slirp4netns sees end-of-file on --exit-fd."

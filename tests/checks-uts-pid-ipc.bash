@@ -116,7 +116,7 @@ check_background_killed_with_pid1() {
 	if [[ $output != started ]]; then
 		flunk "$STEP: sh inside should have started sleep in the background and printed 'started'."
 	fi
-	wait_for_none 2 leftover_processes
+	found=$(still_there 2 find_leftover_processes)
 	if [[ -n $found ]]; then
 		local pid comm
 		while read -r pid comm; do kill -KILL "$pid" 2>/dev/null || true; done <<<"$found"

@@ -120,10 +120,13 @@ step_setup() {
 	leak_baseline
 }
 
-# Tests of this suite never overlap, even when started from two terminals or
-# two checkouts: the leak checks compare the host before and after a test, and
-# would take another test's containers for leftovers.
+# Runs of this suite never overlap, even when started from two terminals or two
+# checkouts: some tests change what the whole host shares and put it back (09's
+# mode of /dev/net/tun), and the time limits assume that a run has the machine to
+# itself. tests/run holds the lock for its whole run, on fd 9 (LOCK_FD), and says
+# so in CNTLAB_TEST_LOCK_HELD; a test started by bats directly takes it itself.
 take_lock() {
+	[[ -z ${CNTLAB_TEST_LOCK_HELD-} ]] || return 0
 	local lock=${CNTLAB_TEST_LOCK:-/tmp/cntlab-tests.lock}
 	exec {LOCK_FD}>>"$lock"
 	if command -v flock >/dev/null && ! flock -w 300 "$LOCK_FD"; then
@@ -367,7 +370,6 @@ kill_tree() {
 }
 
 # The mount points in the host's mount table, in its order (the last mounted last).
-# Every test calls this twice: shell built-ins only, no program to start.
 host_mounts() {
 	(quick host_mounts_slowly)
 }
@@ -379,20 +381,6 @@ host_mounts_slowly() {
 	done </proc/self/mountinfo
 }
 
-# "NS /proc/PID/ns/uts" for every process on the host.
-uts_of_processes() {
-	find /proc/[0-9]*/ns/uts -maxdepth 0 -printf '%l %p\n' 2>/dev/null  || true
-}
-
-# "PID COMM" for each process the program left running: every container
-# process is in a UTS namespace of its own (01-uts), one made since the test
-# began. A leftover hangs below one of our supervisors, or was orphaned into
-# an ancestor of this test (init, or a subreaper). Another test run's container,
-# still below its own program, is not ours.
-leftover_processes() {
-	(quick leftover_processes_slowly)
-}
-
 # quick FUNCTION: run FUNCTION without bats's DEBUG trap, which slows shell loops
 # down a hundredfold. Call it in a subshell: (quick f).
 quick() {
@@ -401,89 +389,172 @@ quick() {
 	"$@"
 }
 
-leftover_processes_slowly() {
-	local -A ns_of=() parent=() known=() ours=()
-	local ns path pid line rest p
-	while read -r ns _; do known[$ns]=1; done <<<"$LEAK_BASE_UTS"
-	while read -r ns path; do
-		[[ $ns == uts:* ]] || continue # a zombie has no namespaces
-		pid=${path#/proc/}
-		ns_of[${pid%%/*}]=$ns
-	done < <(uts_of_processes)
-	for pid in "${!ns_of[@]}"; do
-		{ read -r line <"/proc/$pid/stat"; } 2>/dev/null || continue
-		rest=${line##*) } # "S PPID ..." after "PID (comm) "
-		rest=${rest#* }
-		parent[$pid]=${rest%% *}
-	done
-	for p in $(our_supervisors); do ours[$p]=1; done
+# ppid PID: set REPLY to the PID of PID's parent; fail if PID is gone.
+ppid() {
+	local line rest
+	REPLY=
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+	rest=${line##*) } # "S PPID ..." after "PID (comm) "
+	rest=${rest#* }
+	REPLY=${rest%% *}
+}
+
+# in_container PID: PID runs in a UTS namespace other than the test's. Every
+# container process does (01-uts), and no helper the program runs on the host
+# side. A zombie has no namespaces left: it runs nothing, and counts as gone.
+in_container() {
+	[[ -e /proc/$1/ns/uts && ! /proc/$1/ns/uts -ef /proc/$BASHPID/ns/uts ]]
+}
+
+# The leak checks below find what this test's programs left on the host, each
+# into an array, "find_* ARRAY", in shell built-ins only: every test runs them.
+# Two tests may run side by side (tests/run runs two files at once, each in a lane
+# of its own), so each looks only at what carries a sign of this test's programs.
+
+# supervisors ARRAY: the PIDs of every run of the program in this test.
+supervisors() {
+	local -n pids_out=$1
+	pids_out=()
+	# shellcheck disable=SC2034 # pids_out names the caller's array
+	if [[ -r ${SUPERVISORS_FILE-} ]]; then mapfile -t pids_out <"$SUPERVISORS_FILE"; fi
+}
+
+# find_leftover_processes ARRAY: "PID COMM" for each process the program left
+# running: a container process (in_container) started since the test began, whose
+# parents, past other container processes, lead to one of this test's programs or
+# to the test's own ancestors, init included: a container process whose program
+# died is orphaned into the nearest of them (tests/run makes each lane's bats a
+# child subreaper, so a test running beside this one orphans into its own lane).
+# Another test's container, below its own program, is not ours.
+find_leftover_processes() {
+	local -n found_processes=$1
+	local -A old=() ours=()
+	local -a sups
+	local path pid p comm
+	found_processes=()
+	for path in "${LEAK_BASE_PIDS[@]}"; do old[${path#/proc/}]=1; done
+	supervisors sups
+	for p in "${sups[@]}"; do ours[$p]=1; done
 	p=$BASHPID
 	while [[ -n $p && $p != 0 ]]; do
 		ours[$p]=1
-		p=${parent[$p]-}
+		ppid "$p" || break
+		p=$REPLY
 	done
-	for pid in "${!ns_of[@]}"; do
-		[[ -z ${known[${ns_of[$pid]}]-} ]] || continue
-		p=${parent[$pid]-}
-		while [[ -n $p && -n ${ns_of[$p]-} && -z ${known[${ns_of[$p]}]-} ]]; do
-			p=${parent[$p]-}
-		done
-		if [[ -n $p && -n ${ours[$p]-} ]]; then
-			echo "$pid $(cat "/proc/$pid/comm" 2>/dev/null)"
+	for path in /proc/[0-9]*; do
+		pid=${path#/proc/}
+		if [[ -n ${old[$pid]-} ]] || ! in_container "$pid"; then continue; fi
+		p=$pid
+		while in_container "$p" && ppid "$p"; do p=$REPLY; done
+		if [[ -n ${ours[$p]-} ]]; then
+			{ read -r comm <"$path/comm"; } 2>/dev/null || comm=
+			found_processes+=("$pid $comm")
 		fi
 	done
 }
 
-# The PIDs of every run of the program in this test.
-our_supervisors() {
+# find_cnt_links ARRAY: the host ends of our veth pairs (06-net names them cnt<PID>).
+find_cnt_links() {
+	local -n found_links=$1
+	local -a sups
 	local pid
-	{ while IFS= read -r pid; do echo "$pid"; done <"$SUPERVISORS_FILE"; } 2>/dev/null || true
-}
-
-# Host ends of our veth pairs (06-net names them cnt<PID>).
-cnt_links() {
-	local pid
-	for pid in $(our_supervisors); do
-		if [[ -e /sys/class/net/cnt$pid ]]; then echo "cnt$pid"; fi
+	found_links=()
+	supervisors sups
+	for pid in "${sups[@]}"; do
+		if [[ -e /sys/class/net/cnt$pid ]]; then found_links+=("cnt$pid"); fi
 	done
 }
 
-# Our containers' cgroups (07-cgroups names them cntlab/<PID>), in any hierarchy,
-# each one's subdirectories before it.
-cnt_cgroups() {
+# find_cnt_cgroups ARRAY: our containers' cgroups (07-cgroups names them
+# cntlab/<PID>), in any hierarchy, each one's subdirectories before it (find
+# -depth). No program before 07-cgroups makes one: find is the one program the
+# leak checks start, and only from 07 on.
+find_cnt_cgroups() {
+	local -n found_cgroups=$1
 	local -A ours=()
-	local -a dirs=()
+	local -a sups
 	local pid dir
-	for pid in $(our_supervisors); do ours[$pid]=1; done
+	found_cgroups=()
+	((STEP_NO >= 7)) || return 0
+	supervisors sups
+	for pid in "${sups[@]}"; do ours[$pid]=1; done
 	((${#ours[@]} > 0)) || return 0
 	while IFS= read -r dir; do
-		if [[ $dir =~ /cntlab/([0-9]+)(/|$) && -n ${ours[${BASH_REMATCH[1]}]-} ]]; then dirs+=("$dir"); fi
-	done < <(find /sys/fs/cgroup -maxdepth 6 -type d -path '*/cntlab/[0-9]*' 2>/dev/null)
-	((${#dirs[@]} == 0)) || printf '%s\n' "${dirs[@]}" | LC_ALL=C sort -r
+		if [[ $dir =~ /cntlab/([0-9]+)(/|$) && -n ${ours[${BASH_REMATCH[1]}]-} ]]; then found_cgroups+=("$dir"); fi
+	done < <(find /sys/fs/cgroup -maxdepth 6 -depth -type d -path '*/cntlab/[0-9]*' 2>/dev/null)
 }
 
-# The names in the rootfs directory (shell built-ins only: every test calls this twice).
+# find_mounts_added ARRAY: the mount points mounted on the host since the test
+# began, the last mounted last. A mount is known by its ID and mount point (the
+# kernel reuses IDs). One below another lane's directory (CNTLAB_LANE: tests/run)
+# is that lane's test's own.
+find_mounts_added() {
+	local -n found_mounts=$1
+	local -A old=()
+	local line id mp lanes=${CNTLAB_LANE%/*}
+	found_mounts=()
+	for line in "${LEAK_BASE_MOUNTS[@]}"; do
+		read -r id _ _ _ mp _ <<<"$line"
+		old[$id $mp]=1
+	done
+	while read -r id _ _ _ mp _; do
+		[[ -z ${old[$id $mp]-} ]] || continue
+		if [[ -n ${CNTLAB_LANE-} && $mp == "$lanes"/* && $mp != "$CNTLAB_LANE"/* ]]; then continue; fi
+		found_mounts+=("$mp")
+	done </proc/self/mountinfo
+}
+
+# find_rootfs_added ARRAY: the names in the rootfs directory made since the test began.
+find_rootfs_added() {
+	local -n found_names=$1
+	local -A old=()
+	local -a now
+	local name
+	found_names=()
+	for name in "${LEAK_BASE_ROOTFS[@]}"; do old[$name]=1; done
+	rootfs_entries now
+	for name in "${now[@]}"; do
+		if [[ -z ${old[$name]-} ]]; then found_names+=("$name"); fi
+	done
+}
+
+# rootfs_entries ARRAY: set ARRAY to the names in the rootfs directory, dot files
+# included (none before 02-mnt, which brings the rootfs). The tests set neither
+# nullglob nor dotglob.
 rootfs_entries() {
+	local -n entries_out=$1
+	entries_out=()
 	if ((STEP_NO >= 2)) && [[ -d $ROOTFS ]]; then
-		(
-			shopt -s nullglob dotglob
-			for f in "$ROOTFS"/*; do echo "${f##*/}"; done
-		)
+		shopt -s nullglob dotglob
+		entries_out=("$ROOTFS"/*)
+		shopt -u nullglob dotglob
 	fi
+	entries_out=("${entries_out[@]##*/}")
 }
 
-# wait_for_none SECONDS FUNCTION: run FUNCTION until it prints nothing, for at most
-# SECONDS. Its last output is left in the caller's $found (empty: all gone in time).
+# wait_for_none SECONDS FIND: run FIND (a find_* function) until it finds nothing,
+# for at most SECONDS. What it found last is left in the caller's array found
+# (empty: all gone in time).
 wait_for_none() {
 	local deadline=$((SECONDS + $1))
-	while found=$("$2") && [[ -n $found ]] && ((SECONDS < deadline)); do
+	while "$2" found && ((${#found[@]} > 0 && SECONDS < deadline)); do
 		sleep 0.1
 	done
 }
 
+# still_there SECONDS FIND: what wait_for_none leaves, one a line, found without
+# bats's DEBUG trap (for the checks; SECONDS may be 0: what FIND finds now).
+still_there() {
+	(
+		local -a found=()
+		quick wait_for_none "$@"
+		if ((${#found[@]} > 0)); then printf '%s\n' "${found[@]}"; fi
+	)
+}
+
 # lines_added OLD NEW: the non-empty lines of NEW that are not in OLD, each as
 # often as NEW has it more often than OLD (comm -13 of the two sorted, without
-# a program to start: every test calls this twice), in NEW's order.
+# a program to start), in NEW's order.
 lines_added() {
 	(quick lines_added_slowly "$@")
 }
@@ -501,11 +572,13 @@ lines_added_slowly() {
 	done <<<"$2"
 }
 
+# leak_baseline: what the host has before the test. Every test takes one: shell
+# built-ins only, no program to start.
 leak_baseline() {
-	LEAK_BASE_MOUNTS=$(host_mounts)
-	LEAK_BASE_UTS=$(uts_of_processes) # "NS PATH" lines
-	LEAK_BASE_ROOTFS=$(rootfs_entries)
-	LEAK_BASE_HOSTNAME=$(host_hostname)
+	LEAK_BASE_PIDS=(/proc/[0-9]*)
+	mapfile -t LEAK_BASE_MOUNTS </proc/self/mountinfo
+	rootfs_entries LEAK_BASE_ROOTFS
+	IFS= read -r LEAK_BASE_HOSTNAME </proc/sys/kernel/hostname
 	LEAK_BASELINE_TAKEN=1
 }
 
@@ -513,61 +586,11 @@ leak_baseline() {
 # if the program left something on the host since the baseline. Removes what
 # it finds, so one leak is reported once.
 check_nothing_leaked() {
-	local when=$1 found mp pid comm
+	local when=$1 report
 	local -a leaks=()
-
-	found=$(host_hostname)
-	if [[ $found != "$LEAK_BASE_HOSTNAME" ]]; then
-		printf '%s' "$LEAK_BASE_HOSTNAME" >/proc/sys/kernel/hostname
-		leaks+=("The host's hostname changed from '$LEAK_BASE_HOSTNAME' to '$found' (the test set it back)."
-			"  sethostname() must happen inside the container's own UTS namespace (clone flag CLONE_NEWUTS, 01-uts).")
-	fi
-
-	found=$(lines_added "$LEAK_BASE_MOUNTS" "$(host_mounts)")
-	if [[ -n $found ]]; then
-		leaks+=("A mount was left on the host: ${found//$'\n'/ } (the test unmounted it)."
-			"  The container's mounts must live in its own mount namespace (clone flag CLONE_NEWNS, 02-mnt),"
-			"  made private first (mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)) so nothing propagates back to the host.")
-		while read -r mp; do
-			umount -l "$(printf '%b' "${mp//\\/\\0}")" 2>/dev/null || true
-		done < <(tac <<<"$found")
-	fi
-
-	wait_for_none 2 leftover_processes
-	if [[ -n $found ]]; then
-		leaks+=("A process of the container was still running on the host: ${found//$'\n'/ } (the test killed it)."
-			"  The program must wait for the container before it returns, and from 03-pid on, when PID 1 of a"
-			"  PID namespace (clone flag CLONE_NEWPID) exits, the kernel kills every other process in it.")
-		while read -r pid comm; do
-			kill -KILL "$pid" 2>/dev/null || true
-		done <<<"$found"
-	fi
-
-	wait_for_none 3 cnt_links
-	if [[ -n $found ]]; then
-		leaks+=("A network interface was left on the host: ${found//$'\n'/ }."
-			"  The host end of the veth pair (06-net) goes away by itself when the container's network namespace dies;"
-			"  if it stays, a process still holds that namespace.")
-	fi
-
-	found=$(cnt_cgroups)
-	if [[ -n $found ]]; then
-		leaks+=("A cgroup was left behind: ${found//$'\n'/ } (the test removed it)."
-			"  The program must rmdir its cntlab/<PID> cgroup after the container exits (07-cgroups).")
-		while read -r mp; do
-			echo THAWED >"$mp/freezer.state" 2>/dev/null || true # a v1 freezer holds SIGKILL
-			rmdir "$mp" 2>/dev/null || true
-		done <<<"$found"
-	fi
-
-	found=$(lines_added "$LEAK_BASE_ROOTFS" "$(rootfs_entries)")
-	if [[ -n $found ]]; then
-		leaks+=("The rootfs directory on the host has new entries: ${found//$'\n'/ } (the test removed the empty ones)."
-			"  A directory made for pivot_root's old root must be removed again (rmdir after umount2(MNT_DETACH), 02-mnt).")
-		while read -r mp; do rmdir "$ROOTFS/$mp" 2>/dev/null || true; done <<<"$found"
-	fi
-
-	if ((${#leaks[@]} == 0)); then return 0; fi
+	report=$(quick leak_report)
+	if [[ -z $report ]]; then return 0; fi
+	mapfile -t leaks <<<"$report"
 	if [[ -n ${LEAK_IN_TEARDOWN-} ]]; then
 		# Found by the teardown: a leak, whatever the test itself checked (tests/run counts these).
 		flunk "LEAK: $STEP: $when (a leak, apart from what the test checks), the program left something behind on the host;" \
@@ -575,6 +598,67 @@ check_nothing_leaked() {
 	fi
 	flunk "$STEP: $when, the program left something behind on the host; when it returns, nothing it created may remain:" \
 		"${leaks[@]}"
+}
+
+# leak_report: print what check_nothing_leaked reports, one line each, and remove
+# what it finds. check_nothing_leaked runs it in a subshell without bats's DEBUG
+# trap (quick), where a loop over /proc costs no more than its reads.
+leak_report() {
+	local name pid comm i
+	local -a found=()
+
+	IFS= read -r name </proc/sys/kernel/hostname
+	if [[ $name != "$LEAK_BASE_HOSTNAME" ]]; then
+		printf '%s' "$LEAK_BASE_HOSTNAME" >/proc/sys/kernel/hostname
+		echo "The host's hostname changed from '$LEAK_BASE_HOSTNAME' to '$name' (the test set it back)."
+		echo "  sethostname() must happen inside the container's own UTS namespace (clone flag CLONE_NEWUTS, 01-uts)."
+	fi
+
+	find_mounts_added found
+	if ((${#found[@]} > 0)); then
+		echo "A mount was left on the host: ${found[*]} (the test unmounted it)."
+		echo "  The container's mounts must live in its own mount namespace (clone flag CLONE_NEWNS, 02-mnt),"
+		echo "  made private first (mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)) so nothing propagates back to the host."
+		for ((i = ${#found[@]} - 1; i >= 0; i--)); do
+			printf -v name '%b' "${found[i]//\\/\\0}" # mountinfo escapes a space as \040
+			umount -l "$name" 2>/dev/null || true
+		done
+	fi
+
+	wait_for_none 2 find_leftover_processes
+	if ((${#found[@]} > 0)); then
+		echo "A process of the container was still running on the host: ${found[*]} (the test killed it)."
+		echo "  The program must wait for the container before it returns, and from 03-pid on, when PID 1 of a"
+		echo "  PID namespace (clone flag CLONE_NEWPID) exits, the kernel kills every other process in it."
+		for name in "${found[@]}"; do
+			read -r pid comm <<<"$name"
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+	fi
+
+	wait_for_none 3 find_cnt_links
+	if ((${#found[@]} > 0)); then
+		echo "A network interface was left on the host: ${found[*]}."
+		echo "  The host end of the veth pair (06-net) goes away by itself when the container's network namespace dies;"
+		echo "  if it stays, a process still holds that namespace."
+	fi
+
+	find_cnt_cgroups found
+	if ((${#found[@]} > 0)); then
+		echo "A cgroup was left behind: ${found[*]} (the test removed it)."
+		echo "  The program must rmdir its cntlab/<PID> cgroup after the container exits (07-cgroups)."
+		for name in "${found[@]}"; do
+			echo THAWED >"$name/freezer.state" 2>/dev/null || true # a v1 freezer holds SIGKILL
+			rmdir "$name" 2>/dev/null || true
+		done
+	fi
+
+	find_rootfs_added found
+	if ((${#found[@]} > 0)); then
+		echo "The rootfs directory on the host has new entries: ${found[*]} (the test removed the empty ones)."
+		echo "  A directory made for pivot_root's old root must be removed again (rmdir after umount2(MNT_DETACH), 02-mnt)."
+		for name in "${found[@]}"; do rmdir "$ROOTFS/$name" 2>/dev/null || true; done
+	fi
 }
 
 # ---------------------------------------------------------------- programs in the background
@@ -620,8 +704,10 @@ cnt_background() {
 end_background() {
 	local p i
 	local -A ours=()
+	local -a sups
 	if kill -0 "$1" 2>/dev/null; then
-		for p in $(our_supervisors); do ours[$p]=1; done
+		supervisors sups
+		for p in "${sups[@]}"; do ours[$p]=1; done
 		for p in $(descendants "$1"); do
 			if [[ -n ${ours[$p]-} ]]; then kill -TERM "$p"; fi
 		done
